@@ -1,0 +1,1 @@
+"""Commands: imperative messages, pure aggregates that turn them into events, and their handlers."""

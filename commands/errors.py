@@ -1,0 +1,39 @@
+"""Named domain errors: every rejection says which field and why, and nothing is written."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+class DomainError(Exception):
+    """A command was rejected by a business rule."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class InvalidCommandError(DomainError):
+    """The command's input breaks a rule (bad time, bad classification, ...)."""
+
+
+class StreamNotFoundError(DomainError):
+    """The command names an entity that does not exist (or was deleted)."""
+
+    def __init__(self, field: str, entity: str, entity_id: UUID) -> None:
+        super().__init__(field, f"{entity} {entity_id} does not exist")
+        self.entity_id = entity_id
+
+
+class ConcurrencyConflictError(DomainError):
+    """The stream moved on since the caller read it: the expected version is stale."""
+
+    def __init__(self, stream_id: UUID, expected: int, actual: int) -> None:
+        super().__init__(
+            "expected_version",
+            f"stream {stream_id} is at version {actual}, not {expected}",
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual

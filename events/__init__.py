@@ -1,0 +1,1 @@
+"""Domain events: past-tense, versioned, immutable facts; imports nothing else of ours."""

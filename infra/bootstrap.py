@@ -1,0 +1,191 @@
+"""The one place that wires settings, pools, stores, bus, relay, workers and API together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+import uvicorn
+from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from commands.handlers import CommandBus, HandlerDeps
+from events.catalog import TOPIC_BY_STREAM_TYPE, build_registry
+from events.registry import EventRegistry
+from infra.api import create_app
+from infra.db import create_pool
+from infra.migrate import migrate_all
+from infra.pg_event_store import PostgresEventStore
+from infra.publisher import KafkaPublisher
+from infra.relay import OutboxRelay
+from infra.settings import Settings
+from infra.topics import ensure_topics
+from infra.workers import register_command_consumer, register_projector
+from projections.runner import Projection, ProjectionRunner
+from projections.scenes import SCENE_HANDLERS
+from read_models.scenes import SceneQueries
+
+log = structlog.get_logger(__name__)
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """Return the SQLAlchemy asyncpg URL of a libpq-style DSN."""
+    return "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+
+
+@dataclass(slots=True)
+class System:
+    """Everything a process of SceneLedger uses, built once."""
+
+    settings: Settings
+    registry: EventRegistry
+    event_pool: asyncpg.Pool
+    scene_pool: asyncpg.Pool
+    read_engine: AsyncEngine
+    event_store: PostgresEventStore
+    bus: CommandBus
+    scenes: SceneQueries
+
+    async def close(self) -> None:
+        """Release every pool."""
+        await self.read_engine.dispose()
+        await self.scene_pool.close()
+        await self.event_pool.close()
+
+
+async def open_system(settings: Settings) -> System:
+    """Open pools and build the command side and read side (migrations must have run)."""
+    registry = build_registry()
+    event_pool = await create_pool(settings.dsn_for("event_store"), max_size=20)
+    scene_pool = await create_pool(settings.dsn_for("scene"), max_size=10)
+    read_engine = create_async_engine(sqlalchemy_url(settings.dsn_for("scene")), pool_size=10)
+    store = PostgresEventStore(event_pool, registry)
+    return System(
+        settings=settings,
+        registry=registry,
+        event_pool=event_pool,
+        scene_pool=scene_pool,
+        read_engine=read_engine,
+        event_store=store,
+        bus=CommandBus(HandlerDeps(event_store=store)),
+        scenes=SceneQueries(read_engine),
+    )
+
+
+def scene_projection() -> Projection:
+    """Return the Scene service's read model projection."""
+    return Projection(name="scenes", handlers=SCENE_HANDLERS)
+
+
+def build_broker(system: System, *, projector: bool = True, commands: bool = True) -> KafkaBroker:
+    """Return a FastStream broker with the projector and/or the command consumer subscribed."""
+    settings = system.settings
+    broker = KafkaBroker(settings.require_kafka(), logger=log, graceful_timeout=15.0)
+    if projector:
+        runner = ProjectionRunner(system.scene_pool, scene_projection())
+        register_projector(broker, settings, runner, system.registry)
+    if commands:
+        register_command_consumer(broker, settings, system.bus)
+    return broker
+
+
+def build_relay(system: System, publisher: KafkaPublisher) -> OutboxRelay:
+    """Return the outbox relay from this system's log to its topics."""
+    settings = system.settings
+    return OutboxRelay(
+        system.event_pool,
+        publisher,
+        topic_for=lambda stream_type: settings.topic(TOPIC_BY_STREAM_TYPE[stream_type]),
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+    )
+
+
+async def prepare(settings: Settings) -> None:
+    """Apply migrations and create topics (idempotent)."""
+    await migrate_all(settings)
+    await ensure_topics(settings)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: shutdown is driven by our signal handlers, not uvicorn's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_services(
+    settings: Settings,
+    *,
+    relay: bool = True,
+    projector: bool = True,
+    commands: bool = True,
+    api: bool = True,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the chosen parts in this process until SIGINT/SIGTERM (or ``stop``), then shut down."""
+    stop = stop or asyncio.Event()
+    _install_signal_handlers(stop)
+    await prepare(settings)
+    system = await open_system(settings)
+    tasks: list[asyncio.Task[None]] = []
+    publisher: KafkaPublisher | None = None
+    broker: KafkaBroker | None = None
+    server: uvicorn.Server | None = None
+    try:
+        if relay:
+            publisher = KafkaPublisher(settings.require_kafka())
+            await publisher.start()
+            tasks.append(asyncio.create_task(build_relay(system, publisher).run(stop), name="relay"))
+        if projector or commands:
+            broker = build_broker(system, projector=projector, commands=commands)
+            await broker.start()
+        if api:
+            config = uvicorn.Config(
+                create_app(system.bus, system.scenes),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_config=None,
+                lifespan="off",
+            )
+            server = _EmbeddedServer(config)
+            tasks.append(asyncio.create_task(server.serve(), name="api"))
+        log.info(
+            "sceneledger.up",
+            relay=relay,
+            projector=projector,
+            commands=commands,
+            api=f"http://{settings.api_host}:{settings.api_port}" if api else None,
+        )
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        log.info("sceneledger.stopping")
+        if server is not None:
+            server.should_exit = True
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=20)
+        if broker is not None:
+            await broker.stop()
+        if publisher is not None:
+            await publisher.stop()
+        await system.close()
+        log.info("sceneledger.stopped")

@@ -1,0 +1,270 @@
+"""The ``sceneledger`` command line: stack, migrations, the whole system, and scene commands."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import typer
+from pydantic import ValidationError
+
+from commands.errors import ConcurrencyConflictError, DomainError, StreamNotFoundError
+from commands.handlers import CommandResult
+from commands.scene import (
+    Command,
+    CreateScene,
+    DeleteScene,
+    EditSceneDetails,
+    ReclassifyScene,
+    RetimeScene,
+)
+from events.base import EventMetadata
+from infra.bootstrap import open_system, prepare, run_services
+from infra.config import load_settings
+from infra.logging import configure_logging
+from infra.migrate import migrate_all
+from infra.stack import PrerequisiteMissing
+from infra.stack_cli import stack_app
+
+T = TypeVar("T")
+
+EXIT_INVALID = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
+
+app = typer.Typer(help="SceneLedger: event-sourced movie-scene classification.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local PostgreSQL + Kafka.")
+scenes_app = typer.Typer(help="Scene commands and reads.", no_args_is_help=True)
+app.add_typer(scenes_app, name="scenes")
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except PrerequisiteMissing as exc:
+        _fail(str(exc), 1)
+        raise  # pragma: no cover  _fail always raises
+
+
+@app.callback()
+def _main(log_level: Annotated[str, typer.Option(help="log level")] = "INFO") -> None:
+    configure_logging(log_level)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations (starting the local stack if needed)."""
+    settings = load_settings(start_stack=True)
+    applied = _run(lambda: migrate_all(settings))
+    for database, versions in applied.items():
+        typer.echo(f"{database}: {', '.join(versions) if versions else 'up to date'}")
+
+
+@app.command()
+def up(
+    api: Annotated[bool, typer.Option(help="serve the HTTP API")] = True,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default 8000)")] = None,
+) -> None:
+    """Run the whole system in the foreground: stack, migrations, relay, projector, commands, API."""
+    settings = load_settings(start_stack=True)
+    if port is not None:
+        settings = settings.model_copy(update={"api_port": port})
+    _run(lambda: run_services(settings, api=api))
+
+
+@app.command()
+def worker(
+    relay: Annotated[bool, typer.Option(help="run the outbox relay")] = True,
+    projector: Annotated[bool, typer.Option(help="run the scene projector")] = True,
+    commands: Annotated[bool, typer.Option(help="consume scenes.commands")] = True,
+) -> None:
+    """Run background parts only (no HTTP API), e.g. one projector process."""
+    settings = load_settings(start_stack=False)
+    _run(lambda: run_services(settings, relay=relay, projector=projector, commands=commands, api=False))
+
+
+def _dispatch(cmd_factory: Callable[[], Command], user: UUID | None) -> None:
+    try:
+        cmd = cmd_factory()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        _fail(f"{field}: {first['msg']}", EXIT_INVALID)
+        return
+    settings = load_settings(start_stack=False)
+
+    async def go() -> CommandResult:
+        await prepare(settings)
+        system = await open_system(settings)
+        try:
+            return await system.bus.dispatch(cmd, EventMetadata(user_id=user, user_role="cli"))
+        finally:
+            await system.close()
+
+    try:
+        result = _run(go)
+    except StreamNotFoundError as exc:
+        _fail(str(exc), EXIT_NOT_FOUND)
+        return
+    except ConcurrencyConflictError as exc:
+        _fail(str(exc), EXIT_CONFLICT)
+        return
+    except DomainError as exc:
+        _fail(str(exc), EXIT_INVALID)
+        return
+    typer.echo(result.model_dump_json())
+
+
+UserOpt = Annotated[UUID | None, typer.Option("--user", help="acting user id")]
+VersionOpt = Annotated[int | None, typer.Option("--expected-version", help="reject if the scene moved on")]
+
+
+@scenes_app.command("create")
+def scenes_create(
+    movie: Annotated[UUID, typer.Option("--movie", help="movie id")],
+    start: Annotated[str, typer.Option("--start", help="012345, 1:23:45 or 23:45")],
+    end: Annotated[str, typer.Option("--end", help="like --start, or +105 for 65 s after it")],
+    classification: Annotated[str, typer.Option("--class", help="L-dialogue code: L2 or L2-3")],
+    description: Annotated[str | None, typer.Option(help="what happens")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="repeatable")] = None,
+    emotion: Annotated[list[str] | None, typer.Option("--emotion", help="emotional tag, repeatable")] = None,
+    scene_number: Annotated[int | None, typer.Option("--number", help="scene number in the movie")] = None,
+    scene_type: Annotated[str, typer.Option("--type", help="primary, nested or parallel")] = "primary",
+    parent: Annotated[UUID | None, typer.Option("--parent", help="parent scene of a nested scene")] = None,
+    scene_id: Annotated[UUID | None, typer.Option("--id", help="choose the scene id")] = None,
+    user: UserOpt = None,
+) -> None:
+    """Create a scene; prints the result as JSON."""
+
+    def build() -> Command:
+        fields: dict[str, Any] = {
+            "movie_id": movie,
+            "start": start,
+            "end": end,
+            "classification": classification,
+            "description": description,
+            "tags": tuple(tag or ()),
+            "emotional_tags": tuple(emotion or ()),
+            "scene_number": scene_number,
+            "scene_type": scene_type,
+            "parent_scene_id": parent,
+        }
+        if scene_id is not None:
+            fields["scene_id"] = scene_id
+        return CreateScene.model_validate(fields)
+
+    _dispatch(build, user)
+
+
+@scenes_app.command("retime")
+def scenes_retime(
+    scene_id: Annotated[UUID, typer.Argument(help="scene id")],
+    start: Annotated[str, typer.Option("--start")],
+    end: Annotated[str, typer.Option("--end")],
+    expected_version: VersionOpt = None,
+    user: UserOpt = None,
+) -> None:
+    """Move a scene to a new time range."""
+    _dispatch(
+        lambda: RetimeScene(scene_id=scene_id, start=start, end=end, expected_version=expected_version),
+        user,
+    )
+
+
+@scenes_app.command("reclassify")
+def scenes_reclassify(
+    scene_id: Annotated[UUID, typer.Argument(help="scene id")],
+    classification: Annotated[str, typer.Option("--class")],
+    expected_version: VersionOpt = None,
+    user: UserOpt = None,
+) -> None:
+    """Give a scene a new classification."""
+    _dispatch(
+        lambda: ReclassifyScene(
+            scene_id=scene_id, classification=classification, expected_version=expected_version
+        ),
+        user,
+    )
+
+
+@scenes_app.command("edit")
+def scenes_edit(
+    scene_id: Annotated[UUID, typer.Argument(help="scene id")],
+    description: Annotated[str | None, typer.Option(help="new description ('' clears it)")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="replaces the tags; repeatable")] = None,
+    emotion: Annotated[list[str] | None, typer.Option("--emotion", help="replaces emotional tags")] = None,
+    expected_version: VersionOpt = None,
+    user: UserOpt = None,
+) -> None:
+    """Change a scene's description, tags or emotional tags."""
+    _dispatch(
+        lambda: EditSceneDetails(
+            scene_id=scene_id,
+            description=description,
+            tags=tuple(tag) if tag is not None else None,
+            emotional_tags=tuple(emotion) if emotion is not None else None,
+            expected_version=expected_version,
+        ),
+        user,
+    )
+
+
+@scenes_app.command("delete")
+def scenes_delete(
+    scene_id: Annotated[UUID, typer.Argument(help="scene id")],
+    expected_version: VersionOpt = None,
+    user: UserOpt = None,
+) -> None:
+    """Delete a scene."""
+    _dispatch(lambda: DeleteScene(scene_id=scene_id, expected_version=expected_version), user)
+
+
+@scenes_app.command("get")
+def scenes_get(scene_id: Annotated[UUID, typer.Argument(help="scene id")]) -> None:
+    """Print a scene from the read model as JSON."""
+    settings = load_settings(start_stack=False)
+
+    async def go() -> str | None:
+        system = await open_system(settings)
+        try:
+            scene = await system.scenes.get(scene_id)
+            return scene.model_dump_json() if scene else None
+        finally:
+            await system.close()
+
+    found = _run(go)
+    if found is None:
+        _fail(f"scene {scene_id} not found in the read model", EXIT_NOT_FOUND)
+    typer.echo(found)
+
+
+@scenes_app.command("list")
+def scenes_list(movie: Annotated[UUID, typer.Option("--movie", help="movie id")]) -> None:
+    """Print a movie's scenes, ordered by start time, as JSON lines."""
+    settings = load_settings(start_stack=False)
+
+    async def go() -> list[str]:
+        system = await open_system(settings)
+        try:
+            return [s.model_dump_json() for s in await system.scenes.by_movie(movie, limit=1000)]
+        finally:
+            await system.close()
+
+    for line in _run(go):
+        typer.echo(line)
+
+
+def main() -> None:
+    """Entry point of the ``sceneledger`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,98 @@
+"""CloudEvents binary-mode Kafka headers: how a logged event travels and is read back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from events.base import EventMetadata, RecordedEvent
+from events.registry import EventRegistry
+
+SPEC_VERSION = "1.0"
+TYPE_PREFIX = "sceneledger."
+CONTENT_TYPE = "application/json"
+
+
+class MalformedEventMessageError(ValueError):
+    """A record on an events topic lacks the headers needed to rebuild its event."""
+
+
+def event_headers(
+    *,
+    event_id: UUID,
+    stream_type: str,
+    event_type: str,
+    schema_version: int,
+    stream_id: UUID,
+    stream_version: int,
+    position: int,
+    occurred_at: datetime,
+    metadata: EventMetadata,
+) -> tuple[tuple[str, bytes], ...]:
+    """Return the binary-mode headers of one event (data goes in the record value)."""
+    attrs: dict[str, Any] = {
+        "ce_specversion": SPEC_VERSION,
+        "ce_id": event_id,
+        "ce_source": f"/sceneledger/{stream_type}",
+        "ce_type": f"{TYPE_PREFIX}{stream_type}.{event_type}",
+        "ce_time": occurred_at.isoformat(),
+        "ce_subject": stream_id,
+        "ce_schemaversion": schema_version,
+        "ce_streamversion": stream_version,
+        "ce_position": position,
+        "ce_correlationid": metadata.correlation_id,
+        "ce_causationid": metadata.causation_id,
+        "ce_userid": metadata.user_id,
+        "ce_userrole": metadata.user_role,
+        "ce_clientaddr": metadata.client_addr,
+        "content-type": CONTENT_TYPE,
+    }
+    return tuple((k, str(v).encode()) for k, v in attrs.items() if v is not None)
+
+
+def _text(headers: Mapping[str, bytes], name: str) -> str:
+    try:
+        return headers[name].decode()
+    except KeyError:
+        raise MalformedEventMessageError(f"header {name} is missing") from None
+
+
+def decode_event(
+    headers: Iterable[tuple[str, bytes]],
+    value: bytes,
+    registry: EventRegistry,
+) -> RecordedEvent:
+    """Rebuild the typed (upcast) event of a record written by :func:`event_headers`."""
+    h = dict(headers)
+    ce_type = _text(h, "ce_type")
+    event_type = ce_type.rsplit(".", 1)[-1]
+    optional = {k: h[k].decode() for k in h if k.startswith("ce_")}
+    try:
+        payload = json.loads(value)
+        event = registry.load(
+            event_type=event_type,
+            schema_version=int(_text(h, "ce_schemaversion")),
+            payload=payload,
+            event_id=_text(h, "ce_id"),
+            stream_id=_text(h, "ce_subject"),
+            stream_version=int(_text(h, "ce_streamversion")),
+            occurred_at=_text(h, "ce_time"),
+        )
+    except (ValueError, TypeError, LookupError) as exc:
+        raise MalformedEventMessageError(str(exc)) from exc
+    return RecordedEvent(
+        event=event,
+        position=int(_text(h, "ce_position")),
+        metadata=EventMetadata.model_validate(
+            {
+                "correlation_id": optional.get("ce_correlationid"),
+                "causation_id": optional.get("ce_causationid"),
+                "user_id": optional.get("ce_userid"),
+                "user_role": optional.get("ce_userrole"),
+                "client_addr": optional.get("ce_clientaddr"),
+            },
+        ),
+    )

@@ -1,0 +1,134 @@
+"""The event store on PostgreSQL: ``saga_events`` with optimistic concurrency in one round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from commands.errors import ConcurrencyConflictError
+from commands.ports import AppendResult, check_append
+from events.base import DomainEvent, EventMetadata, RecordedEvent
+from events.registry import EventRegistry
+
+_APPEND = """
+SELECT status, stream_id, stream_version, positions FROM append_events(
+    $1, $2, $3, $4, $5, $6::uuid[], $7::text[], $8::smallint[], $9::jsonb[], $10::timestamptz[],
+    $11, $12, $13, $14, $15::inet, $16, $17)
+"""
+
+_READ_STREAM = """
+SELECT position, id, stream_id, stream_version, event_type, schema_version, event_data,
+       occurred_at, correlation_id, causation_id, user_id, user_role, host(client_addr) AS client_addr
+FROM saga_events WHERE stream_id = $1 ORDER BY stream_version
+"""
+
+
+def recorded_from_row(row: asyncpg.Record | dict[str, Any], registry: EventRegistry) -> RecordedEvent:
+    """Turn a ``saga_events`` row into a typed, upcast event."""
+    event = registry.load(
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        payload=row["event_data"],
+        event_id=row["id"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        occurred_at=row["occurred_at"],
+    )
+    return RecordedEvent(
+        event=event,
+        position=row["position"],
+        metadata=EventMetadata(
+            correlation_id=row["correlation_id"],
+            causation_id=row["causation_id"],
+            user_id=row["user_id"],
+            user_role=row["user_role"],
+            client_addr=row["client_addr"],
+        ),
+    )
+
+
+class PostgresEventStore:
+    """Appends to and reads from ``saga_events``."""
+
+    def __init__(self, pool: asyncpg.Pool, registry: EventRegistry, *, saga_type: str = "command") -> None:
+        self._pool = pool
+        self._registry = registry
+        self._saga_type = saga_type
+
+    async def append(
+        self,
+        events: Sequence[DomainEvent],
+        *,
+        expected_version: int,
+        metadata: EventMetadata,
+        command_id: UUID | None = None,
+    ) -> AppendResult:
+        """Append ``events`` if the stream is at ``expected_version`` (see the port)."""
+        check_append(events, expected_version)
+        first = events[0]
+        try:
+            row = await self._pool.fetchrow(
+                _APPEND,
+                first.stream_id,
+                expected_version,
+                command_id,
+                first.stream_type,
+                first.partition_key(),
+                [e.event_id for e in events],
+                [e.event_type for e in events],
+                [e.schema_version for e in events],
+                [e.payload() for e in events],
+                [e.occurred_at for e in events],
+                metadata.correlation_id,
+                metadata.causation_id,
+                metadata.user_id,
+                metadata.user_role,
+                metadata.client_addr,
+                metadata.correlation_id,
+                self._saga_type,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "processed_commands_pkey" and command_id is not None:
+                previous = await self.find_command(command_id)
+                if previous is not None:
+                    return previous
+            if exc.constraint_name != "saga_events_stream_version_key":
+                raise
+            actual = await self._pool.fetchval(
+                "SELECT coalesce(max(stream_version), 0) FROM saga_events WHERE stream_id = $1",
+                first.stream_id,
+            )
+            raise ConcurrencyConflictError(first.stream_id, expected_version, actual) from None
+        if row is None:  # pragma: no cover  the function always returns one row
+            raise RuntimeError("append_events returned nothing")
+        if row["status"] == "conflict":
+            raise ConcurrencyConflictError(first.stream_id, expected_version, row["stream_version"])
+        return AppendResult(
+            stream_id=row["stream_id"],
+            stream_version=row["stream_version"],
+            positions=tuple(row["positions"]),
+            duplicate=row["status"] == "duplicate",
+        )
+
+    async def find_command(self, command_id: UUID) -> AppendResult | None:
+        """Return the stored result of ``command_id``, if it was appended before."""
+        row = await self._pool.fetchrow(
+            "SELECT stream_id, stream_version, positions FROM processed_commands WHERE command_id = $1",
+            command_id,
+        )
+        if row is None:
+            return None
+        return AppendResult(
+            stream_id=row["stream_id"],
+            stream_version=row["stream_version"],
+            positions=tuple(row["positions"]),
+            duplicate=True,
+        )
+
+    async def read_stream(self, stream_id: UUID) -> list[RecordedEvent]:
+        """Return the stream's events in version order, upcast to current schemas."""
+        rows = await self._pool.fetch(_READ_STREAM, stream_id)
+        return [recorded_from_row(r, self._registry) for r in rows]

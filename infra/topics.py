@@ -1,0 +1,60 @@
+"""The Kafka topics of the system, created explicitly (the broker does not auto-create)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from events.catalog import TOPIC_BY_STREAM_TYPE
+from infra.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SCENE_COMMANDS = "scenes.commands"
+SCENE_COMMANDS_DLQ = "scenes.commands.dlq"
+
+
+def dlq_of(topic: str) -> str:
+    """Name of ``topic``'s dead-letter topic."""
+    return f"{topic}.dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic and its partition count."""
+
+    name: str
+    partitions: int
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic the system uses, namespaced."""
+    specs = []
+    for events_topic in TOPIC_BY_STREAM_TYPE.values():
+        specs.append(TopicSpec(settings.topic(events_topic), 3))
+        specs.append(TopicSpec(settings.topic(dlq_of(events_topic)), 1))
+    specs.append(TopicSpec(settings.topic(SCENE_COMMANDS), 3))
+    specs.append(TopicSpec(settings.topic(SCENE_COMMANDS_DLQ), 1))
+    return specs
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create any missing topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in topic_specs(settings) if s.name not in existing]
+        if missing:
+            # Another process may create them at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1) for s in missing],
+                )
+            log.info("topics.created", topics=[s.name for s in missing])
+    finally:
+        await admin.close()

@@ -1,0 +1,1 @@
+"""Projections: apply domain events to each service's PostgreSQL read models, idempotently."""

@@ -1,0 +1,1 @@
+"""Read models: queries served from the projected PostgreSQL tables."""

@@ -1,0 +1,1 @@
+"""Sagas: multi-service workflows with compensations in reverse order."""

@@ -1,0 +1,104 @@
+"""Shared fixtures: real PostgreSQL and Kafka endpoints, and isolated namespaces per test run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import asyncpg
+import pytest
+
+from infra.settings import Settings, with_database
+
+T = TypeVar("T")
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _missing_service(reason: str) -> None:
+    # In CI a missing service is a failure, never a skip: a green run must have run the tests.
+    if IN_CI:
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(f"service unavailable: {reason}")
+
+
+@pytest.fixture(name="endpoints", scope="session")
+def fx_endpoints() -> Iterator[tuple[str, str]]:
+    """(pg_dsn, kafka_bootstrap): from the environment, Docker, or the local stack (started here)."""
+    from infra import stack  # noqa: PLC0415  only integration tests need the stack module
+
+    env = stack.env_endpoints()
+    if env is not None:
+        yield env.pg_dsn, env.kafka_bootstrap
+        return
+    if stack.docker_available():
+        with stack.testcontainers_endpoints() as ep:
+            yield ep.pg_dsn, ep.kafka_bootstrap
+        return
+    try:
+        ep = stack.start_local_stack()
+    except stack.PrerequisiteMissing as exc:
+        _missing_service(str(exc))
+        return
+    yield ep.pg_dsn, ep.kafka_bootstrap
+
+
+async def _drop_namespace(settings: Settings) -> None:
+    assert settings.pg_dsn
+    admin = await asyncpg.connect(with_database(settings.pg_dsn, "postgres"))
+    try:
+        for service in ("event_store", "scene"):
+            name = settings.database_name(service)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def make_namespace(endpoints: tuple[str, str], **overrides: object) -> Settings:
+    """Settings for a brand-new namespace: its own databases (migrated) and topics."""
+    from infra.bootstrap import prepare  # noqa: PLC0415  keeps unit-test collection free of infra
+
+    settings = Settings(
+        pg_dsn=endpoints[0],
+        kafka_bootstrap=endpoints[1],
+        namespace=f"t{secrets.token_hex(4)}",
+        **overrides,  # type: ignore[arg-type]
+    )
+    await prepare(settings)
+    return settings
+
+
+@pytest.fixture(name="settings", scope="session")
+async def fx_settings(endpoints: tuple[str, str]) -> AsyncIterator[Settings]:
+    """One namespace shared by the tests of a session (tests use random ids, never truncate)."""
+    settings = await make_namespace(endpoints)
+    yield settings
+    await _drop_namespace(settings)
+
+
+@pytest.fixture(name="fresh_settings")
+async def fx_fresh_settings(endpoints: tuple[str, str]) -> AsyncIterator[Settings]:
+    """A namespace of this test's own, for tests that watch a whole log (relay, replay)."""
+    settings = await make_namespace(endpoints)
+    yield settings
+    await _drop_namespace(settings)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | bool | None]],
+    *,
+    timeout: float = 20.0,  # noqa: ASYNC109  a polling deadline, not a cancellation scope
+    interval: float = 0.05,
+) -> T:
+    """Await ``check()`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result  # type: ignore[return-value]  # truthy: a T, or True for boolean checks
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)

@@ -1,0 +1,71 @@
+"""Integration fixtures: a running relay + projector + command consumer on the session namespace."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from infra.bootstrap import System, build_broker, build_relay, open_system
+from infra.publisher import KafkaPublisher
+from infra.settings import Settings
+
+
+@pytest.fixture(name="live", scope="session")
+async def fx_live(settings: Settings) -> AsyncIterator[System]:
+    """The session namespace with its relay, projector and command consumer running."""
+    system = await open_system(settings)
+    publisher = KafkaPublisher(settings.require_kafka())
+    await publisher.start()
+    stop = asyncio.Event()
+    relay = asyncio.create_task(build_relay(system, publisher).run(stop))
+    broker = build_broker(system)
+    await broker.start()
+    yield system
+    stop.set()
+    await relay
+    await broker.stop()
+    await publisher.stop()
+    await system.close()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout: float = 30.0,  # noqa: ASYNC109  a polling deadline, not a cancellation scope
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read ``topic`` from the beginning of every partition until ``until(records)`` holds."""
+    # No group: every partition is assigned, and with no committed offsets reading starts at the beginning.
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not until(records):
+            if loop.time() > deadline:
+                pytest.fail(f"{topic}: condition not met within {timeout}s ({len(records)} records read)")
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                records.extend(recs)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    """A record header as text."""
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode()
+    return None

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from commands.errors import ConcurrencyConflictError, InvalidCommandError, StreamNotFoundError
+from commands.handlers import CommandBus, HandlerDeps
+from commands.scene import CreateScene, DeleteScene, ReclassifyScene, RetimeScene
+from events.base import EventMetadata
+from events.scene import SceneCreated, SceneReclassified
+from infra.memory_event_store import InMemoryEventStore
+
+pytestmark = pytest.mark.unit
+
+
+def _bus() -> tuple[CommandBus, InMemoryEventStore]:
+    store = InMemoryEventStore()
+    return CommandBus(HandlerDeps(event_store=store)), store
+
+
+def _create() -> CreateScene:
+    return CreateScene(movie_id=uuid4(), start="5", end="+10", classification="R1")
+
+
+async def test_create_appends_one_event_with_metadata() -> None:
+    bus, store = _bus()
+    user = uuid4()
+    cmd = _create()
+    result = await bus.dispatch(cmd, EventMetadata(user_id=user, user_role="contributor"))
+    [recorded] = store.all_events
+    assert isinstance(recorded.event, SceneCreated)
+    assert recorded.event.created_by == user
+    assert recorded.metadata.causation_id == cmd.command_id
+    assert recorded.metadata.correlation_id == cmd.command_id
+    assert result.stream_version == 1
+
+
+async def test_same_command_twice_appends_once() -> None:
+    bus, store = _bus()
+    cmd = _create()
+    await bus.dispatch(cmd)
+    again = await bus.dispatch(cmd)
+    assert again.duplicate
+    assert len(store.all_events) == 1
+
+
+async def test_stale_expected_version_is_rejected_and_writes_nothing() -> None:
+    bus, store = _bus()
+    created = await bus.dispatch(_create())
+    await bus.dispatch(ReclassifyScene(scene_id=created.stream_id, classification="A1"))
+    with pytest.raises(ConcurrencyConflictError) as err:
+        await bus.dispatch(
+            ReclassifyScene(scene_id=created.stream_id, classification="C1", expected_version=1)
+        )
+    assert (err.value.expected, err.value.actual) == (1, 2)
+    assert [type(r.event) for r in store.all_events] == [SceneCreated, SceneReclassified]
+
+
+async def test_invalid_command_writes_nothing() -> None:
+    bus, store = _bus()
+    with pytest.raises(InvalidCommandError):
+        await bus.dispatch(CreateScene(movie_id=uuid4(), start="99", end="100", classification="L2"))
+    assert store.all_events == []
+
+
+async def test_command_on_unknown_scene_is_not_found() -> None:
+    bus, _ = _bus()
+    with pytest.raises(StreamNotFoundError):
+        await bus.dispatch(RetimeScene(scene_id=uuid4(), start="1", end="2"))
+
+
+async def test_delete_then_retime_is_not_found() -> None:
+    bus, _ = _bus()
+    created = await bus.dispatch(_create())
+    await bus.dispatch(DeleteScene(scene_id=created.stream_id))
+    with pytest.raises(StreamNotFoundError):
+        await bus.dispatch(RetimeScene(scene_id=created.stream_id, start="1", end="2"))
+
+
+async def test_nested_scene_checks_parent_through_the_store() -> None:
+    bus, _ = _bus()
+    parent = _create()
+    await bus.dispatch(parent)
+    child = CreateScene(
+        movie_id=parent.movie_id,
+        start="7",
+        end="9",
+        classification="R1-2",
+        scene_type="nested",
+        parent_scene_id=parent.scene_id,
+    )
+    result = await bus.dispatch(child)
+    assert result.stream_id == child.scene_id
