@@ -54,6 +54,12 @@ class EditBody(_Body):
     expected_version: int | None = Field(default=None, ge=1)
 
 
+UserId = Annotated[UUID | None, Header(alias="X-User-Id", description="acting user")]
+UserRole = Annotated[str | None, Header(alias="X-User-Role", description="acting user's role")]
+Correlation = Annotated[UUID | None, Header(alias="X-Correlation-Id", description="correlates a workflow")]
+Idempotency = Annotated[UUID | None, Header(alias="Idempotency-Key", description="retries apply once")]
+
+
 def _error(status: int, field: str, reason: str, kind: str) -> JSONResponse:
     return JSONResponse(
         status_code=status,
@@ -87,11 +93,6 @@ def create_app(bus: CommandBus, scenes: SceneQueries) -> FastAPI:  # noqa: C901 
             client_addr=request.client.host if request.client else None,
         )
         return await bus.dispatch(cmd, metadata)
-
-    UserId = Annotated[UUID | None, Header(alias="X-User-Id")]  # noqa: N806  a type alias
-    UserRole = Annotated[str | None, Header(alias="X-User-Role")]  # noqa: N806
-    Correlation = Annotated[UUID | None, Header(alias="X-Correlation-Id")]  # noqa: N806
-    Idempotency = Annotated[UUID | None, Header(alias="Idempotency-Key")]  # noqa: N806
 
     def _command_id(key: UUID | None) -> UUID:
         return key or uuid4()
