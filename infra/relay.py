@@ -2,11 +2,14 @@
 
 Reading is gap-safe. Positions are handed out before commit, so a reader that takes
 ``position > last_seen`` can pass over an event whose transaction commits late. The relay
-instead reads in ``(tx_id, position)`` order and only below the oldest transaction still
-running (``pg_snapshot_xmin``): everything there has finished, so nothing can appear behind
-the checkpoint later. The checkpoint moves only after Kafka acknowledged the whole batch;
-a crash in between republishes the batch (duplicates, never losses), which consumers
-absorb through their per-stream version checkpoints.
+instead reads in ``(tx_id, position)`` order and only below a horizon that no running
+transaction can write behind: the oldest transaction in progress at the query's snapshot,
+ignoring those proven to belong to another database of the cluster (they cannot insert into
+this log, and waiting for them would let one long transaction elsewhere stall the relay).
+A transaction that finished between the snapshot and the look-up counts as ours: the
+horizon can only be too early, never too late. The checkpoint moves only after Kafka
+acknowledged the whole batch; a crash in between republishes the batch (duplicates, never
+losses), which consumers absorb through their per-stream version checkpoints.
 """
 
 from __future__ import annotations
@@ -28,14 +31,26 @@ from infra.publisher import EventPublisher, OutboundMessage
 
 log = structlog.get_logger(__name__)
 
-_FETCH = """
-SELECT position, tx_id::text AS tx_id, id, stream_type, stream_id, stream_version, event_type,
+# The horizon: xids in progress at this statement's snapshot, minus those still running in
+# another database (a backend never changes database), else the snapshot's xmax.
+_HORIZON = """
+SELECT coalesce(
+    (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+     WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_activity a
+                          WHERE a.backend_xid IS NOT NULL
+                            AND a.datname IS DISTINCT FROM current_database())),
+    pg_snapshot_xmax(pg_current_snapshot()))
+"""
+
+_FETCH = f"""
+SELECT position, tx_id::text AS tx_text, id, stream_type, stream_id, stream_version, event_type,
        schema_version, event_data::text AS event_data, partition_key, occurred_at,
        correlation_id, causation_id, user_id, user_role, host(client_addr) AS client_addr
 FROM saga_events
 WHERE (tx_id, position) > ($1::text::xid8, $2)
-  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY tx_id, position
+  AND tx_id < ({_HORIZON})
+-- Not the text alias: ordering xids as text would put '100005' before '99994'.
+ORDER BY saga_events.tx_id, saga_events.position
 LIMIT $3
 """
 
@@ -128,11 +143,11 @@ class OutboxRelay:
         await self._pool.execute(
             _SAVE_CHECKPOINT,
             self._name,
-            last["tx_id"],
+            last["tx_text"],
             last["position"],
             len(rows),
         )
-        self._checkpoint = (last["tx_id"], last["position"])
+        self._checkpoint = (last["tx_text"], last["position"])
         self.stats.published += len(rows)
         self.stats.batches += 1
         self.stats.last_position = last["position"]

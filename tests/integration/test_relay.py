@@ -20,8 +20,9 @@ from events.base import EventMetadata
 from events.scene import SceneCreated, SceneReclassified
 from infra.bootstrap import build_relay, open_system
 from infra.db import create_pool
-from infra.publisher import KafkaPublisher
-from infra.settings import Settings
+from infra.publisher import InMemoryPublisher, KafkaPublisher
+from infra.relay import OutboxRelay
+from infra.settings import Settings, with_database
 from tests.conftest import eventually
 from tests.integration.conftest import header, read_topic
 
@@ -130,7 +131,7 @@ async def test_concurrent_overlapping_writers_lose_no_event(fresh_settings: Sett
     try:
         await asyncio.gather(*(writer() for _ in range(WRITERS)))
         total = WRITERS * STREAMS_PER_WRITER * EVENTS_PER_STREAM
-        await eventually(lambda: _published_at_least(relay.stats.published, total), timeout=60)
+        await eventually(functools.partial(_published_at_least, relay, total), timeout=60)
         await _assert_all_on_kafka_in_stream_order(settings)
         assert relay.stats.published == total
     finally:
@@ -140,8 +141,8 @@ async def test_concurrent_overlapping_writers_lose_no_event(fresh_settings: Sett
         await system.close()
 
 
-async def _published_at_least(published: int, total: int) -> bool:
-    return published >= total
+async def _published_at_least(relay: OutboxRelay, total: int) -> bool:
+    return relay.stats.published >= total
 
 
 def _relay_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
@@ -228,3 +229,78 @@ async def _done(settings: Settings, total: int) -> bool:
         )
     finally:
         await conn.close()
+
+
+async def _relay_with_writer_open_in(settings: Settings, database: str) -> tuple[int, int]:
+    """Publish 20 events while a transaction holding an xid stays open in ``database``."""
+    system = await open_system(settings)
+    publisher = InMemoryPublisher()
+    stop = asyncio.Event()
+    relay = build_relay(system, publisher)
+    task = asyncio.create_task(relay.run(stop))
+    other = await asyncpg.connect(with_database(settings.pg_dsn or "", database))
+    tx = other.transaction()
+    await tx.start()
+    await other.fetchval("SELECT pg_current_xact_id()")  # takes an xid, like any writer
+    try:
+        for _ in range(20):
+            await system.event_store.append(
+                _events(uuid4(), uuid4())[:1], expected_version=0, metadata=EventMetadata()
+            )
+        await asyncio.sleep(0.5)
+        while_open = relay.stats.published
+        await tx.commit()
+        await eventually(functools.partial(_published_at_least, relay, 20), timeout=10)
+        return while_open, relay.stats.published
+    finally:
+        stop.set()
+        await task
+        await other.close()
+        await system.close()
+
+
+async def test_open_transaction_in_another_database_does_not_stall_the_relay(
+    fresh_settings: Settings,
+) -> None:
+    while_open, after = await _relay_with_writer_open_in(
+        fresh_settings, fresh_settings.database_name("scene")
+    )
+    assert (while_open, after) == (20, 20)
+
+
+async def test_open_writer_in_the_event_store_holds_the_relay_back_until_it_ends(
+    fresh_settings: Settings,
+) -> None:
+    # It could still insert an event that sorts before the ones already committed.
+    while_open, after = await _relay_with_writer_open_in(
+        fresh_settings, fresh_settings.database_name("event_store")
+    )
+    assert (while_open, after) == (0, 20)
+
+
+async def test_relay_orders_transaction_ids_as_numbers_not_text(fresh_settings: Settings) -> None:
+    # xids 9 and 10 sort the other way round as text ('10' < '9').
+    system = await open_system(fresh_settings)
+    publisher = InMemoryPublisher()
+    relay = build_relay(system, publisher)
+    stream_id, movie_id = uuid4(), uuid4()
+    first, second = _events(stream_id, movie_id)[:2]
+    try:
+        for event, tx_id in ((first, "9"), (second, "10")):
+            await system.event_pool.execute(
+                "INSERT INTO saga_events (id, saga_id, saga_type, step_name, step_status, event_data, "
+                "stream_type, stream_id, stream_version, event_type, partition_key, occurred_at, tx_id) "
+                "VALUES ($1, $1, 'test', $2, 'completed', $3, 'scene', $4, $5, $2, $6, now(), $7::text::xid8)",
+                event.event_id,
+                event.event_type,
+                event.payload(),
+                stream_id,
+                event.stream_version,
+                str(movie_id),
+                tx_id,
+            )
+        while await relay.run_once():
+            pass
+    finally:
+        await system.close()
+    assert [dict(m.headers)["ce_streamversion"] for m in publisher.messages] == [b"1", b"2"]

@@ -1,0 +1,143 @@
+"""The projection runner on the real Scene database: idempotence, dead letters, parking."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from events.base import DomainEvent, EventMetadata, RecordedEvent
+from events.scene import SceneCreated, SceneRetimed
+from infra.bootstrap import scene_projection
+from infra.db import create_pool
+from infra.settings import Settings
+from projections.runner import Delivery, ProjectionRunner
+
+pytestmark = pytest.mark.integration
+
+_offsets = iter(range(10_000_000))
+
+
+@pytest.fixture(name="pool")
+async def fx_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings.dsn_for("scene"), max_size=4)
+    yield pool
+    await pool.close()
+
+
+def _delivery(event: DomainEvent, position: int = 1) -> Delivery:
+    return Delivery(
+        topic="test.scenes.events",
+        partition=0,
+        offset=next(_offsets),
+        headers=(("ce_id", str(event.event_id).encode()),),
+        value=json.dumps(event.payload()).encode(),
+        recorded=RecordedEvent(event=event, position=position, metadata=EventMetadata()),
+    )
+
+
+def _created(scene_id: UUID, level2: str = "L2") -> SceneCreated:
+    return SceneCreated(
+        stream_id=scene_id,
+        stream_version=1,
+        movie_id=uuid4(),
+        start_time_seconds=10,
+        end_time_seconds=20,
+        level1_classification="L",
+        level2_classification=level2,
+    )
+
+
+def _retimed(created: SceneCreated, version: int = 2) -> SceneRetimed:
+    return SceneRetimed(
+        stream_id=created.stream_id,
+        stream_version=version,
+        movie_id=created.movie_id,
+        start_time_seconds=30,
+        end_time_seconds=40,
+    )
+
+
+async def _row(pool: asyncpg.Pool, scene_id: UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow("SELECT * FROM scenes WHERE id = $1", scene_id)
+
+
+async def test_batch_applies_in_order(pool: asyncpg.Pool) -> None:
+    created = _created(uuid4())
+    outcome = await ProjectionRunner(pool, scene_projection()).handle_batch(
+        [_delivery(created), _delivery(_retimed(created))],
+    )
+    assert outcome.applied == 2
+    row = await _row(pool, created.stream_id)
+    assert row is not None
+    assert (row["start_time_seconds"], row["version"]) == (30, 2)
+
+
+async def test_same_batch_twice_changes_nothing(pool: asyncpg.Pool) -> None:
+    runner = ProjectionRunner(pool, scene_projection())
+    created = _created(uuid4())
+    batch = [_delivery(created), _delivery(_retimed(created))]
+    await runner.handle_batch(batch)
+    before = await _row(pool, created.stream_id)
+    again = await runner.handle_batch(batch)
+    assert (again.applied, again.duplicates) == (0, 2)
+    assert await _row(pool, created.stream_id) == before
+
+
+async def test_poison_event_is_dead_lettered_and_other_streams_go_on(pool: asyncpg.Pool) -> None:
+    runner = ProjectionRunner(pool, scene_projection())
+    poison = _created(uuid4(), level2="X9")  # breaks the read model's classification CHECK
+    healthy = _created(uuid4())
+    outcome = await runner.handle_batch([_delivery(poison), _delivery(healthy)])
+    assert outcome.applied == 1
+    assert [d.recorded.event.stream_id for d in outcome.dead_lettered if d.recorded] == [poison.stream_id]
+    assert await _row(pool, healthy.stream_id) is not None
+    error = await pool.fetchval(
+        "SELECT error FROM projection_dead_letters WHERE stream_id = $1 AND resolved_at IS NULL",
+        poison.stream_id,
+    )
+    assert "CheckViolation" in error
+
+
+async def test_later_events_of_a_dead_lettered_stream_are_parked_in_order(pool: asyncpg.Pool) -> None:
+    runner = ProjectionRunner(pool, scene_projection())
+    poison = _created(uuid4(), level2="X9")
+    await runner.handle_batch([_delivery(poison)])
+    outcome = await runner.handle_batch([_delivery(_retimed(poison))])
+    assert outcome.applied == 0
+    rows = await pool.fetch(
+        "SELECT stream_version, parked_behind FROM projection_dead_letters WHERE stream_id = $1 ORDER BY id",
+        poison.stream_id,
+    )
+    assert [r["stream_version"] for r in rows] == [1, 2]
+    assert rows[0]["parked_behind"] is None
+    assert rows[1]["parked_behind"] is not None
+    assert await _row(pool, poison.stream_id) is None
+
+
+async def test_gap_in_a_stream_is_dead_lettered_not_applied(pool: asyncpg.Pool) -> None:
+    runner = ProjectionRunner(pool, scene_projection())
+    created = _created(uuid4())
+    await runner.handle_batch([_delivery(created)])
+    outcome = await runner.handle_batch([_delivery(_retimed(created, version=3))])
+    assert outcome.applied == 0
+    assert len(outcome.dead_lettered) == 1
+    row = await _row(pool, created.stream_id)
+    assert row is not None
+    assert row["version"] == 1
+
+
+async def test_undecodable_record_is_dead_lettered(pool: asyncpg.Pool) -> None:
+    runner = ProjectionRunner(pool, scene_projection())
+    broken = Delivery("test.scenes.events", 0, next(_offsets), (), b"\x00", None, "header ce_type is missing")
+    outcome = await runner.handle_batch([broken])
+    assert outcome.dead_lettered == [broken]
+    count = await pool.fetchval(
+        'SELECT count(*) FROM projection_dead_letters WHERE topic = $1 AND "offset" = $2',
+        broken.topic,
+        broken.offset,
+    )
+    assert count == 1

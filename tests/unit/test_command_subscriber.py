@@ -1,0 +1,55 @@
+"""The Kafka command subscriber, in memory (FastStream's TestKafkaBroker): thin parse-build-call."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from commands.handlers import CommandBus, HandlerDeps
+from infra.memory_event_store import InMemoryEventStore
+from infra.settings import Settings
+from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ
+from infra.workers import register_command_consumer
+
+pytestmark = pytest.mark.unit
+
+
+def _broker() -> tuple[KafkaBroker, InMemoryEventStore, list[Any]]:
+    store = InMemoryEventStore()
+    broker = KafkaBroker("localhost:9092")
+    register_command_consumer(broker, Settings(), CommandBus(HandlerDeps(event_store=store)))
+    dead: list[Any] = []
+
+    @broker.subscriber(SCENE_COMMANDS_DLQ)
+    async def collect(body: Any) -> None:  # noqa: ANN401  whatever was dead-lettered
+        dead.append(body)
+
+    return broker, store, dead
+
+
+async def test_valid_command_is_appended() -> None:
+    broker, store, dead = _broker()
+    body = {
+        "type": "CreateScene",
+        "data": {"movie_id": str(uuid4()), "start": "1", "end": "2", "classification": "D1"},
+    }
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(json.dumps(body).encode(), topic=SCENE_COMMANDS)
+    assert len(store.all_events) == 1
+    assert dead == []
+
+
+async def test_rejected_command_goes_to_dead_letters_and_writes_nothing() -> None:
+    broker, store, dead = _broker()
+    body = {
+        "type": "CreateScene",
+        "data": {"movie_id": str(uuid4()), "start": "1", "end": "1", "classification": "D1"},
+    }
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(json.dumps(body).encode(), topic=SCENE_COMMANDS)
+    assert store.all_events == []
+    assert len(dead) == 1
