@@ -21,7 +21,7 @@ from infra.api import create_app
 from infra.db import create_pool
 from infra.migrate import migrate_all
 from infra.pg_event_store import PostgresEventStore
-from infra.publisher import KafkaPublisher
+from infra.publisher import EventPublisher, KafkaPublisher
 from infra.relay import OutboxRelay
 from infra.settings import Settings
 from infra.topics import ensure_topics
@@ -94,7 +94,7 @@ def build_broker(system: System, *, projector: bool = True, commands: bool = Tru
     return broker
 
 
-def build_relay(system: System, publisher: KafkaPublisher) -> OutboxRelay:
+def build_relay(system: System, publisher: EventPublisher) -> OutboxRelay:
     """Return the outbox relay from this system's log to its topics."""
     settings = system.settings
     return OutboxRelay(

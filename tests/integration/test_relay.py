@@ -290,7 +290,8 @@ async def test_relay_orders_transaction_ids_as_numbers_not_text(fresh_settings: 
             await system.event_pool.execute(
                 "INSERT INTO saga_events (id, saga_id, saga_type, step_name, step_status, event_data, "
                 "stream_type, stream_id, stream_version, event_type, partition_key, occurred_at, tx_id) "
-                "VALUES ($1, $1, 'test', $2, 'completed', $3, 'scene', $4, $5, $2, $6, now(), $7::text::xid8)",
+                "VALUES ($1, $1, 'test', $2, 'completed', $3, 'scene', $4, $5, $2, $6, now(), "
+                "$7::text::xid8)",
                 event.event_id,
                 event.event_type,
                 event.payload(),

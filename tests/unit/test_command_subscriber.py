@@ -25,7 +25,7 @@ def _broker() -> tuple[KafkaBroker, InMemoryEventStore, list[Any]]:
     dead: list[Any] = []
 
     @broker.subscriber(SCENE_COMMANDS_DLQ)
-    async def collect(body: Any) -> None:  # noqa: ANN401  whatever was dead-lettered
+    async def collect(body: Any) -> None:
         dead.append(body)
 
     return broker, store, dead
