@@ -19,11 +19,25 @@ class InvalidCommandError(DomainError):
 
 
 class StreamNotFoundError(DomainError):
-    """The command names an entity that does not exist (or was deleted)."""
+    """The command names an entity that does not exist (or was deleted).
 
-    def __init__(self, field: str, entity: str, entity_id: UUID) -> None:
+    ``referenced`` tells a missing entity the command refers to (a 422 over HTTP) from a
+    missing entity the command acts on (a 404).
+    """
+
+    def __init__(self, field: str, entity: str, entity_id: UUID, *, referenced: bool = False) -> None:
         super().__init__(field, f"{entity} {entity_id} does not exist")
         self.entity_id = entity_id
+        self.referenced = referenced
+
+
+class UniqueKeyTakenError(DomainError):
+    """A value that must be unique is already used by another entity."""
+
+    def __init__(self, scope: str, key: str, owner: UUID | None) -> None:
+        super().__init__(scope, f"{key!r} is already taken" + (f" (by {owner})" if owner else ""))
+        self.key = key
+        self.owner = owner
 
 
 class ConcurrencyConflictError(DomainError):

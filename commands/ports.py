@@ -21,6 +21,17 @@ class AppendResult(Message):
     duplicate: bool = False
 
 
+class UniqueClaim(Message):
+    """A value that must be unique within a scope (an email among users, an actor's name + birth date).
+
+    Claimed atomically with the append that introduces the value, released by the one that
+    drops it; a claim held by another stream rejects the append.
+    """
+
+    scope: str
+    key: str
+
+
 class EventStore(Protocol):
     """The event log: append with optimistic concurrency, read a stream back in order."""
 
@@ -31,12 +42,15 @@ class EventStore(Protocol):
         expected_version: int,
         metadata: EventMetadata,
         command_id: UUID | None = None,
+        claims: Sequence[UniqueClaim] = (),
+        releases: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         """Append ``events`` (one stream, consecutive versions) if the stream is at ``expected_version``.
 
-        Raises :class:`commands.errors.ConcurrencyConflictError` when it is not; writes nothing then.
-        When ``command_id`` was already appended, writes nothing and returns that earlier result
-        with ``duplicate=True``.
+        Raises :class:`commands.errors.ConcurrencyConflictError` when it is not, and
+        :class:`commands.errors.UniqueKeyTakenError` when a claim is held by another stream;
+        writes nothing then. When ``command_id`` was already appended, writes nothing and
+        returns that earlier result with ``duplicate=True``.
         """
         ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import singledispatch
 from typing import Annotated
@@ -9,10 +10,11 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, StringConstraints
 
+from commands.base import Command
 from commands.classification import Classification, ClassificationError, parse_classification
 from commands.errors import InvalidCommandError, StreamNotFoundError
 from commands.timecode import TimeInputError, TimeRange, parse_time_range
-from events.base import Message
+from events.base import DomainEvent
 from events.scene import (
     SceneCreated,
     SceneDeleted,
@@ -26,12 +28,6 @@ from events.scene import (
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 MAX_TAGS = 50
-
-
-class Command(Message):
-    """Base of every command; the id makes a redelivered command a no-op."""
-
-    command_id: UUID = Field(default_factory=uuid4)
 
 
 class CreateScene(Command):
@@ -140,7 +136,7 @@ def _check_parent(
     if parent_id is None:
         return
     if parent is None or parent.deleted:
-        raise StreamNotFoundError("parent_scene_id", "scene", parent_id)
+        raise StreamNotFoundError("parent_scene_id", "scene", parent_id, referenced=True)
     if parent.movie_id != movie_id:
         raise InvalidCommandError("parent_scene_id", "the parent scene belongs to another movie")
     if not (parent.start_time_seconds <= span.start_seconds and span.end_seconds <= parent.end_time_seconds):
@@ -340,9 +336,10 @@ def _(event: SceneDeleted, state: SceneState | None) -> SceneState:
     return replace(_existing(state, event), version=event.stream_version, deleted=True)
 
 
-def replay(events: list[SceneEvent]) -> SceneState | None:
+def replay(events: Sequence[DomainEvent]) -> SceneState | None:
     """Fold a stream's events into its state (``None`` for an empty stream)."""
     state: SceneState | None = None
     for event in events:
-        state = apply(event, state)
+        if isinstance(event, SceneEvent):
+            state = apply(event, state)
     return state

@@ -14,8 +14,8 @@ import uvicorn
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from commands.handlers import CommandBus, HandlerDeps
-from events.catalog import TOPIC_BY_STREAM_TYPE, build_registry
+from commands.base import HandlerDeps
+from commands.handlers import CommandBus
 from events.registry import EventRegistry
 from infra.api import create_app
 from infra.db import create_pool
@@ -23,11 +23,11 @@ from infra.migrate import migrate_all
 from infra.pg_event_store import PostgresEventStore
 from infra.publisher import EventPublisher, KafkaPublisher
 from infra.relay import OutboxRelay
+from infra.services import ALL_SERVICES, ServiceSpec, build_registry, command_handlers, topic_by_stream_type
 from infra.settings import Settings
 from infra.topics import ensure_topics
 from infra.workers import register_command_consumer, register_projector
-from projections.runner import Projection, ProjectionRunner
-from projections.scenes import SCENE_HANDLERS
+from projections.runner import ProjectionRunner
 from read_models.scenes import SceneQueries
 
 log = structlog.get_logger(__name__)
@@ -43,52 +43,64 @@ class System:
     """Everything a process of SceneLedger uses, built once."""
 
     settings: Settings
+    services: tuple[ServiceSpec, ...]
     registry: EventRegistry
     event_pool: asyncpg.Pool
-    scene_pool: asyncpg.Pool
-    read_engine: AsyncEngine
+    pools: dict[str, asyncpg.Pool]
+    engines: dict[str, AsyncEngine]
     event_store: PostgresEventStore
     bus: CommandBus
-    scenes: SceneQueries
+
+    @property
+    def scene_pool(self) -> asyncpg.Pool:
+        """The Scene service's database."""
+        return self.pools["scene"]
+
+    @property
+    def scenes(self) -> SceneQueries:
+        """Reads of the Scene service's read model."""
+        return SceneQueries(self.engines["scene"])
 
     async def close(self) -> None:
         """Release every pool."""
-        await self.read_engine.dispose()
-        await self.scene_pool.close()
+        for engine in self.engines.values():
+            await engine.dispose()
+        for pool in self.pools.values():
+            await pool.close()
         await self.event_pool.close()
 
 
-async def open_system(settings: Settings) -> System:
+async def open_system(settings: Settings, services: tuple[ServiceSpec, ...] = ALL_SERVICES) -> System:
     """Open pools and build the command side and read side (migrations must have run)."""
     registry = build_registry()
     event_pool = await create_pool(settings.dsn_for("event_store"), max_size=20)
-    scene_pool = await create_pool(settings.dsn_for("scene"), max_size=10)
-    read_engine = create_async_engine(sqlalchemy_url(settings.dsn_for("scene")), pool_size=10)
+    pools = {spec.name: await create_pool(settings.dsn_for(spec.name), max_size=5) for spec in services}
+    engines = {
+        spec.name: create_async_engine(sqlalchemy_url(settings.dsn_for(spec.name)), pool_size=5)
+        for spec in services
+    }
     store = PostgresEventStore(event_pool, registry)
     return System(
         settings=settings,
+        services=services,
         registry=registry,
         event_pool=event_pool,
-        scene_pool=scene_pool,
-        read_engine=read_engine,
+        pools=pools,
+        engines=engines,
         event_store=store,
-        bus=CommandBus(HandlerDeps(event_store=store)),
-        scenes=SceneQueries(read_engine),
+        bus=CommandBus(HandlerDeps(event_store=store), command_handlers()),
     )
 
 
-def scene_projection() -> Projection:
-    """Return the Scene service's read model projection."""
-    return Projection(name="scenes", handlers=SCENE_HANDLERS)
-
-
 def build_broker(system: System, *, projector: bool = True, commands: bool = True) -> KafkaBroker:
-    """Return a FastStream broker with the projector and/or the command consumer subscribed."""
+    """Return a FastStream broker with the projectors and/or the command consumer subscribed."""
     settings = system.settings
     broker = KafkaBroker(settings.require_kafka(), logger=log, graceful_timeout=15.0)
     if projector:
-        runner = ProjectionRunner(system.scene_pool, scene_projection())
-        register_projector(broker, settings, runner, system.registry)
+        for spec in system.services:
+            for projection in spec.projections:
+                runner = ProjectionRunner(system.pools[spec.name], projection.projection)
+                register_projector(broker, settings, runner, system.registry, topics=projection.topics)
     if commands:
         register_command_consumer(broker, settings, system.bus)
     return broker
@@ -97,10 +109,11 @@ def build_broker(system: System, *, projector: bool = True, commands: bool = Tru
 def build_relay(system: System, publisher: EventPublisher) -> OutboxRelay:
     """Return the outbox relay from this system's log to its topics."""
     settings = system.settings
+    topics = topic_by_stream_type()
     return OutboxRelay(
         system.event_pool,
         publisher,
-        topic_for=lambda stream_type: settings.topic(TOPIC_BY_STREAM_TYPE[stream_type]),
+        topic_for=lambda stream_type: settings.topic(topics[stream_type]),
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
     )
@@ -155,7 +168,7 @@ async def run_services(
             await broker.start()
         if api:
             config = uvicorn.Config(
-                create_app(system.bus, system.scenes),
+                create_app(system.bus, system.engines, system.services),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_config=None,

@@ -11,10 +11,9 @@ from uuid import UUID
 import typer
 from pydantic import ValidationError
 
+from commands.base import Command, CommandResult
 from commands.errors import ConcurrencyConflictError, DomainError, StreamNotFoundError
-from commands.handlers import CommandResult
 from commands.scene import (
-    Command,
     CreateScene,
     DeleteScene,
     EditSceneDetails,

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from uuid import UUID
 
-from commands.errors import ConcurrencyConflictError
-from commands.ports import AppendResult, check_append
+from commands.errors import ConcurrencyConflictError, UniqueKeyTakenError
+from commands.ports import AppendResult, UniqueClaim, check_append
 from events.base import DomainEvent, EventMetadata, RecordedEvent
 
 
@@ -17,6 +17,7 @@ class InMemoryEventStore:
     def __init__(self) -> None:
         self._streams: dict[UUID, list[RecordedEvent]] = {}
         self._commands: dict[UUID, AppendResult] = {}
+        self._claims: dict[tuple[str, str], UUID] = {}
         self._log: list[RecordedEvent] = []
         self._lock = asyncio.Lock()
 
@@ -32,6 +33,8 @@ class InMemoryEventStore:
         expected_version: int,
         metadata: EventMetadata,
         command_id: UUID | None = None,
+        claims: Sequence[UniqueClaim] = (),
+        releases: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         """Append ``events`` if the stream is at ``expected_version`` (see the port)."""
         check_append(events, expected_version)
@@ -43,6 +46,15 @@ class InMemoryEventStore:
             current = len(stream)
             if current != expected_version:
                 raise ConcurrencyConflictError(stream_id, expected_version, current)
+            released = {(r.scope, r.key) for r in releases if self._claims.get((r.scope, r.key)) == stream_id}
+            for claim in claims:
+                owner = self._claims.get((claim.scope, claim.key))
+                if owner is not None and owner != stream_id and (claim.scope, claim.key) not in released:
+                    raise UniqueKeyTakenError(claim.scope, claim.key, owner)
+            for key in released:
+                del self._claims[key]
+            for claim in claims:
+                self._claims[(claim.scope, claim.key)] = stream_id
             positions = []
             for event in events:
                 recorded = RecordedEvent(event=event, position=len(self._log) + 1, metadata=metadata)

@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import structlog
 
-from infra.settings import Settings, with_database
+from infra.settings import SERVICE_DATABASES, Settings, with_database
 
 log = structlog.get_logger(__name__)
 
@@ -112,8 +112,10 @@ async def migrate_database(dsn: str, folder: Path) -> list[str]:
 
 
 async def migrate_all(settings: Settings) -> dict[str, list[str]]:
-    """Migrate every service database; return what was applied, by database folder."""
+    """Migrate the event store and every service database; return what was applied, by database."""
     results = {}
-    for service, folder in (("event_store", "event_store"), ("scene", "scene_service")):
-        results[folder] = await migrate_database(settings.dsn_for(service), MIGRATIONS_DIR / folder)
+    for service, database in SERVICE_DATABASES.items():
+        folder = MIGRATIONS_DIR / database
+        if folder.is_dir():
+            results[database] = await migrate_database(settings.dsn_for(service), folder)
     return results

@@ -8,15 +8,15 @@ from uuid import UUID
 
 import asyncpg
 
-from commands.errors import ConcurrencyConflictError
-from commands.ports import AppendResult, check_append
+from commands.errors import ConcurrencyConflictError, UniqueKeyTakenError
+from commands.ports import AppendResult, UniqueClaim, check_append
 from events.base import DomainEvent, EventMetadata, RecordedEvent
 from events.registry import EventRegistry
 
 _APPEND = """
 SELECT status, stream_id, stream_version, positions FROM append_events(
     $1, $2, $3, $4, $5, $6::uuid[], $7::text[], $8::smallint[], $9::jsonb[], $10::timestamptz[],
-    $11, $12, $13, $14, $15::inet, $16, $17)
+    $11, $12, $13, $14, $15::inet, $16, $17, $18::text[], $19::text[], $20::text[], $21::text[])
 """
 
 _READ_STREAM = """
@@ -65,6 +65,8 @@ class PostgresEventStore:
         expected_version: int,
         metadata: EventMetadata,
         command_id: UUID | None = None,
+        claims: Sequence[UniqueClaim] = (),
+        releases: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         """Append ``events`` if the stream is at ``expected_version`` (see the port)."""
         check_append(events, expected_version)
@@ -89,8 +91,14 @@ class PostgresEventStore:
                 metadata.client_addr,
                 metadata.correlation_id,
                 self._saga_type,
+                [c.scope for c in claims],
+                [c.key for c in claims],
+                [r.scope for r in releases],
+                [r.key for r in releases],
             )
         except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "unique_claims_pkey":
+                raise await self._taken(first.stream_id, claims) from None
             if exc.constraint_name == "processed_commands_pkey" and command_id is not None:
                 previous = await self.find_command(command_id)
                 if previous is not None:
@@ -112,6 +120,20 @@ class PostgresEventStore:
             positions=tuple(row["positions"]),
             duplicate=row["status"] == "duplicate",
         )
+
+    async def _taken(self, stream_id: UUID, claims: Sequence[UniqueClaim]) -> UniqueKeyTakenError:
+        row = await self._pool.fetchrow(
+            "SELECT c.scope, c.key, c.stream_id FROM unique_claims c "
+            "JOIN unnest($1::text[], $2::text[]) AS n(scope, key) ON c.scope = n.scope AND c.key = n.key "
+            "WHERE c.stream_id <> $3 LIMIT 1",
+            [c.scope for c in claims],
+            [c.key for c in claims],
+            stream_id,
+        )
+        if row is None:  # released between the failure and this look-up
+            first = claims[0]
+            return UniqueKeyTakenError(first.scope, first.key, None)
+        return UniqueKeyTakenError(row["scope"], row["key"], row["stream_id"])
 
     async def find_command(self, command_id: UUID) -> AppendResult | None:
         """Return the stored result of ``command_id``, if it was appended before."""

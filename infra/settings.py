@@ -7,12 +7,15 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-EVENT_STORE_DB = "event_store"
-SCENE_DB = "scene_service"
 SERVICE_DATABASES: dict[str, str] = {
-    "event_store": EVENT_STORE_DB,
-    "scene": SCENE_DB,
+    "event_store": "event_store",
+    "scene": "scene_service",
+    "movie": "movie_service",
+    "actor": "actor_service",
+    "user": "user_service",
+    "review": "review_service",
 }
+"""Database (and migrations folder) of the event store and of each service."""
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -30,6 +33,10 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = None
     event_store_dsn: str | None = None
     scene_db_dsn: str | None = None
+    movie_db_dsn: str | None = None
+    actor_db_dsn: str | None = None
+    user_db_dsn: str | None = None
+    review_db_dsn: str | None = None
     namespace: str = Field(
         default="",
         pattern=r"^[a-z0-9_]*$",
@@ -49,7 +56,14 @@ class Settings(BaseSettings):
 
     def dsn_for(self, service: str) -> str:
         """Return the DSN of ``service``'s database: its own setting, else derived from pg_dsn."""
-        own = {"event_store": self.event_store_dsn, "scene": self.scene_db_dsn}.get(service)
+        own = {
+            "event_store": self.event_store_dsn,
+            "scene": self.scene_db_dsn,
+            "movie": self.movie_db_dsn,
+            "actor": self.actor_db_dsn,
+            "user": self.user_db_dsn,
+            "review": self.review_db_dsn,
+        }[service]
         if own:
             return own
         if not self.pg_dsn:

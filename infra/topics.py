@@ -9,7 +9,7 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from events.catalog import TOPIC_BY_STREAM_TYPE
+from infra.services import ALL_SERVICES
 from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -34,9 +34,9 @@ class TopicSpec:
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic the system uses, namespaced."""
     specs = []
-    for events_topic in TOPIC_BY_STREAM_TYPE.values():
-        specs.append(TopicSpec(settings.topic(events_topic), 3))
-        specs.append(TopicSpec(settings.topic(dlq_of(events_topic)), 1))
+    for spec in ALL_SERVICES:
+        specs.append(TopicSpec(settings.topic(spec.topic), 3))
+        specs.append(TopicSpec(settings.topic(dlq_of(spec.topic)), 1))
     specs.append(TopicSpec(settings.topic(SCENE_COMMANDS), 3))
     specs.append(TopicSpec(settings.topic(SCENE_COMMANDS_DLQ), 1))
     return specs

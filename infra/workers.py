@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -13,8 +13,9 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from commands.base import Command
 from commands.errors import DomainError
-from commands.handlers import COMMANDS_BY_NAME, CommandBus
+from commands.handlers import CommandBus
 from events.base import EventMetadata
 from events.registry import EventRegistry
 from infra.cloudevents import MalformedEventMessageError, decode_event
@@ -24,8 +25,6 @@ from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ, dlq_of
 from projections.runner import Delivery, ProjectionRunner
 
 log = structlog.get_logger(__name__)
-
-SCENES_EVENTS = "scenes.events"
 
 
 class CommandMessageError(ValueError):
@@ -48,7 +47,9 @@ def to_delivery(record: ConsumerRecord[Any, Any], registry: EventRegistry) -> De
     return Delivery(record.topic, record.partition, record.offset, headers, value, recorded)
 
 
-def parse_command_message(value: bytes) -> tuple[Any, EventMetadata]:
+def parse_command_message(
+    value: bytes, command_types: Mapping[str, type[Command]]
+) -> tuple[Command, EventMetadata]:
     """Parse ``{"type": "CreateScene", "data": {...}, "metadata": {...}}`` into a command."""
     try:
         body = json.loads(value)
@@ -57,9 +58,9 @@ def parse_command_message(value: bytes) -> tuple[Any, EventMetadata]:
     if not isinstance(body, dict):
         raise CommandMessageError("body", "must be a JSON object")
     name = body.get("type")
-    cls = COMMANDS_BY_NAME.get(name) if isinstance(name, str) else None
+    cls = command_types.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise CommandMessageError("type", f"unknown command {name!r}; one of {sorted(COMMANDS_BY_NAME)}")
+        raise CommandMessageError("type", f"unknown command {name!r}; one of {sorted(command_types)}")
     try:
         cmd = cls.model_validate(body.get("data") or {})
         metadata = EventMetadata.model_validate(body.get("metadata") or {})
@@ -90,10 +91,9 @@ def register_projector(
     runner: ProjectionRunner,
     registry: EventRegistry,
     *,
-    topic: str = SCENES_EVENTS,
+    topics: Sequence[str],
 ) -> None:
-    """Subscribe ``runner`` to its events topic: batches, offsets committed only after the DB commit."""
-    name = settings.topic(topic)
+    """Subscribe ``runner`` to its event topics: batches, offsets committed only after the DB commit."""
 
     async def project(body: list[Any], msg: KafkaMessage) -> None:  # noqa: ARG001  raw records used
         deliveries = [to_delivery(r, registry) for r in _records(msg)]
@@ -103,7 +103,7 @@ def register_projector(
         for d in outcome.dead_lettered:
             await broker.publish(
                 d.value,
-                topic=settings.topic(dlq_of(topic)),
+                topic=dlq_of(d.topic),
                 key=d.recorded.event.stream_id.bytes if d.recorded else None,
                 headers={
                     **{k: v.decode(errors="replace") for k, v in d.headers},
@@ -113,7 +113,7 @@ def register_projector(
             )
 
     broker.subscriber(
-        name,
+        *(settings.topic(t) for t in topics),
         group_id=f"{settings.namespace or 'sceneledger'}.projector.{runner.projection.name}",
         batch=True,
         max_records=settings.projector_batch_size,
@@ -129,7 +129,7 @@ def register_command_consumer(broker: KafkaBroker, settings: Settings, bus: Comm
         record = _records(msg)[0]
         value: bytes = record.value or b""
         try:
-            cmd, metadata = parse_command_message(value)
+            cmd, metadata = parse_command_message(value, bus.command_types)
             async for attempt in _transient_retry():
                 with attempt:
                     result = await bus.dispatch(cmd, metadata)

@@ -8,14 +8,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from commands.errors import ConcurrencyConflictError
-from commands.ports import EventStore
+from commands.errors import ConcurrencyConflictError, UniqueKeyTakenError
+from commands.ports import EventStore, UniqueClaim
 from events.base import EventMetadata
-from events.catalog import build_registry
 from events.scene import SceneCreated, SceneDeleted, SceneReclassified
 from infra.db import create_pool
 from infra.memory_event_store import InMemoryEventStore
 from infra.pg_event_store import PostgresEventStore
+from infra.services import build_registry
 from infra.settings import Settings
 
 pytestmark = pytest.mark.contract
@@ -137,6 +137,48 @@ class EventStoreContract:
         sid, movie = uuid4(), uuid4()
         with pytest.raises(ValueError, match="do not follow"):
             await store.append([reclassified(sid, movie, 3)], expected_version=0, metadata=EventMetadata())
+
+    async def test_unique_claim_held_by_another_stream_rejects_and_writes_nothing(
+        self, store: EventStore
+    ) -> None:
+        key = UniqueClaim(scope="email", key=f"{uuid4()}@example.com")
+        first = uuid4()
+        await store.append([created(first)], expected_version=0, metadata=EventMetadata(), claims=[key])
+        second = uuid4()
+        with pytest.raises(UniqueKeyTakenError) as err:
+            await store.append([created(second)], expected_version=0, metadata=EventMetadata(), claims=[key])
+        assert (err.value.field, err.value.owner) == ("email", first)
+        assert await store.read_stream(second) == []
+
+    async def test_released_claim_can_be_taken_by_another_stream(self, store: EventStore) -> None:
+        key = UniqueClaim(scope="email", key=f"{uuid4()}@example.com")
+        first, movie = uuid4(), uuid4()
+        await store.append(
+            [created(first, movie)], expected_version=0, metadata=EventMetadata(), claims=[key]
+        )
+        await store.append(
+            [reclassified(first, movie, 2)], expected_version=1, metadata=EventMetadata(), releases=[key]
+        )
+        second = uuid4()
+        await store.append([created(second)], expected_version=0, metadata=EventMetadata(), claims=[key])
+        assert len(await store.read_stream(second)) == 1
+
+    async def test_a_stream_may_claim_its_own_key_again(self, store: EventStore) -> None:
+        key = UniqueClaim(scope="actor", key=str(uuid4()))
+        sid, movie = uuid4(), uuid4()
+        await store.append([created(sid, movie)], expected_version=0, metadata=EventMetadata(), claims=[key])
+        await store.append(
+            [reclassified(sid, movie, 2)], expected_version=1, metadata=EventMetadata(), claims=[key]
+        )
+        assert len(await store.read_stream(sid)) == 2
+
+    async def test_release_of_a_key_held_by_another_stream_does_nothing(self, store: EventStore) -> None:
+        key = UniqueClaim(scope="actor", key=str(uuid4()))
+        owner = uuid4()
+        await store.append([created(owner)], expected_version=0, metadata=EventMetadata(), claims=[key])
+        await store.append([created(uuid4())], expected_version=0, metadata=EventMetadata(), releases=[key])
+        with pytest.raises(UniqueKeyTakenError):
+            await store.append([created(uuid4())], expected_version=0, metadata=EventMetadata(), claims=[key])
 
 
 class TestInMemoryEventStore(EventStoreContract):

@@ -11,8 +11,8 @@ import pytest
 
 from events.base import DomainEvent, EventMetadata, RecordedEvent
 from events.scene import SceneCreated, SceneRetimed
-from infra.bootstrap import scene_projection
 from infra.db import create_pool
+from infra.services.scene import SCENES_PROJECTION
 from infra.settings import Settings
 from projections.runner import Delivery, ProjectionRunner
 
@@ -67,7 +67,7 @@ async def _row(pool: asyncpg.Pool, scene_id: UUID) -> asyncpg.Record | None:
 
 async def test_batch_applies_in_order(pool: asyncpg.Pool) -> None:
     created = _created(uuid4())
-    outcome = await ProjectionRunner(pool, scene_projection()).handle_batch(
+    outcome = await ProjectionRunner(pool, SCENES_PROJECTION).handle_batch(
         [_delivery(created), _delivery(_retimed(created))],
     )
     assert outcome.applied == 2
@@ -77,7 +77,7 @@ async def test_batch_applies_in_order(pool: asyncpg.Pool) -> None:
 
 
 async def test_same_batch_twice_changes_nothing(pool: asyncpg.Pool) -> None:
-    runner = ProjectionRunner(pool, scene_projection())
+    runner = ProjectionRunner(pool, SCENES_PROJECTION)
     created = _created(uuid4())
     batch = [_delivery(created), _delivery(_retimed(created))]
     await runner.handle_batch(batch)
@@ -88,7 +88,7 @@ async def test_same_batch_twice_changes_nothing(pool: asyncpg.Pool) -> None:
 
 
 async def test_poison_event_is_dead_lettered_and_other_streams_go_on(pool: asyncpg.Pool) -> None:
-    runner = ProjectionRunner(pool, scene_projection())
+    runner = ProjectionRunner(pool, SCENES_PROJECTION)
     poison = _created(uuid4(), level2="X9")  # breaks the read model's classification CHECK
     healthy = _created(uuid4())
     outcome = await runner.handle_batch([_delivery(poison), _delivery(healthy)])
@@ -103,7 +103,7 @@ async def test_poison_event_is_dead_lettered_and_other_streams_go_on(pool: async
 
 
 async def test_later_events_of_a_dead_lettered_stream_are_parked_in_order(pool: asyncpg.Pool) -> None:
-    runner = ProjectionRunner(pool, scene_projection())
+    runner = ProjectionRunner(pool, SCENES_PROJECTION)
     poison = _created(uuid4(), level2="X9")
     await runner.handle_batch([_delivery(poison)])
     outcome = await runner.handle_batch([_delivery(_retimed(poison))])
@@ -119,7 +119,7 @@ async def test_later_events_of_a_dead_lettered_stream_are_parked_in_order(pool: 
 
 
 async def test_gap_in_a_stream_is_dead_lettered_not_applied(pool: asyncpg.Pool) -> None:
-    runner = ProjectionRunner(pool, scene_projection())
+    runner = ProjectionRunner(pool, SCENES_PROJECTION)
     created = _created(uuid4())
     await runner.handle_batch([_delivery(created)])
     outcome = await runner.handle_batch([_delivery(_retimed(created, version=3))])
@@ -131,7 +131,7 @@ async def test_gap_in_a_stream_is_dead_lettered_not_applied(pool: asyncpg.Pool) 
 
 
 async def test_undecodable_record_is_dead_lettered(pool: asyncpg.Pool) -> None:
-    runner = ProjectionRunner(pool, scene_projection())
+    runner = ProjectionRunner(pool, SCENES_PROJECTION)
     broken = Delivery("test.scenes.events", 0, next(_offsets), (), b"\x00", None, "header ce_type is missing")
     outcome = await runner.handle_batch([broken])
     assert outcome.dead_lettered == [broken]

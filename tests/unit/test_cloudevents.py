@@ -7,9 +7,9 @@ from uuid import uuid4
 import pytest
 
 from events.base import EventMetadata
-from events.catalog import build_registry
 from events.scene import SceneRetimed
 from infra.cloudevents import MalformedEventMessageError, decode_event, event_headers
+from infra.services import build_registry
 
 pytestmark = pytest.mark.unit
 

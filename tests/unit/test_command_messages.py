@@ -6,9 +6,12 @@ from uuid import uuid4
 import pytest
 
 from commands.scene import CreateScene
+from commands.scene_handlers import SCENE_HANDLERS
 from infra.workers import CommandMessageError, parse_command_message
 
 pytestmark = pytest.mark.unit
+
+TYPES = {cls.__name__: cls for cls in SCENE_HANDLERS}
 
 
 def test_valid_message_becomes_its_command_and_metadata() -> None:
@@ -18,7 +21,7 @@ def test_valid_message_becomes_its_command_and_metadata() -> None:
         "data": {"movie_id": str(uuid4()), "start": "5", "end": "+5", "classification": "L2"},
         "metadata": {"user_id": str(user)},
     }
-    cmd, meta = parse_command_message(json.dumps(body).encode())
+    cmd, meta = parse_command_message(json.dumps(body).encode(), TYPES)
     assert isinstance(cmd, CreateScene)
     assert meta.user_id == user
 
@@ -46,5 +49,5 @@ def test_valid_message_becomes_its_command_and_metadata() -> None:
 )
 def test_bad_message_names_the_field(value: bytes, field: str) -> None:
     with pytest.raises(CommandMessageError) as err:
-        parse_command_message(value)
+        parse_command_message(value, TYPES)
     assert err.value.field == field

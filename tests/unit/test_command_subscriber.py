@@ -9,7 +9,9 @@ from uuid import uuid4
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from commands.handlers import CommandBus, HandlerDeps
+from commands.base import HandlerDeps
+from commands.handlers import CommandBus
+from commands.scene_handlers import SCENE_HANDLERS
 from infra.memory_event_store import InMemoryEventStore
 from infra.settings import Settings
 from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.unit
 def _broker() -> tuple[KafkaBroker, InMemoryEventStore, list[Any]]:
     store = InMemoryEventStore()
     broker = KafkaBroker("localhost:9092")
-    register_command_consumer(broker, Settings(), CommandBus(HandlerDeps(event_store=store)))
+    register_command_consumer(broker, Settings(), CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS))
     dead: list[Any] = []
 
     @broker.subscriber(SCENE_COMMANDS_DLQ)

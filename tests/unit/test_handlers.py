@@ -4,9 +4,11 @@ from uuid import uuid4
 
 import pytest
 
+from commands.base import HandlerDeps
 from commands.errors import ConcurrencyConflictError, InvalidCommandError, StreamNotFoundError
-from commands.handlers import CommandBus, HandlerDeps
+from commands.handlers import CommandBus
 from commands.scene import CreateScene, DeleteScene, ReclassifyScene, RetimeScene
+from commands.scene_handlers import SCENE_HANDLERS
 from events.base import EventMetadata
 from events.scene import SceneCreated, SceneReclassified
 from infra.memory_event_store import InMemoryEventStore
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.unit
 
 def _bus() -> tuple[CommandBus, InMemoryEventStore]:
     store = InMemoryEventStore()
-    return CommandBus(HandlerDeps(event_store=store)), store
+    return CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS), store
 
 
 def _create() -> CreateScene:

@@ -1,0 +1,149 @@
+"""What every command shares: the base message, the handler plumbing and the decide-append loop."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+from uuid import UUID, uuid4
+
+from pydantic import Field
+
+from commands.errors import ConcurrencyConflictError, StreamNotFoundError
+from commands.ports import NO_STREAM, EventStore, UniqueClaim
+from events.base import DomainEvent, EventMetadata, Message
+
+S = TypeVar("S")
+
+CONFLICT_RETRIES = 5
+"""How often a command without an expected version is re-run on a concurrent write."""
+
+
+class Command(Message):
+    """Base of every command; the id makes a redelivered command a no-op."""
+
+    command_id: UUID = Field(default_factory=uuid4)
+
+
+class CommandResult(Message):
+    """What a handled command did: its stream, the version it left, the positions written."""
+
+    command_id: UUID
+    stream_id: UUID
+    stream_version: int
+    positions: tuple[int, ...] = ()
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerDeps:
+    """What handlers need; built once in the bootstrap."""
+
+    event_store: EventStore
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An aggregate's answer: the events to append and the unique keys they take or free."""
+
+    events: Sequence[DomainEvent]
+    claims: Sequence[UniqueClaim] = field(default_factory=tuple)
+    releases: Sequence[UniqueClaim] = field(default_factory=tuple)
+
+
+Handler = Callable[[Command, HandlerDeps, EventMetadata], Awaitable[CommandResult]]
+Replay = Callable[[list[DomainEvent]], S | None]
+C = TypeVar("C", bound=Command)
+
+
+def route(
+    command_type: type[C],
+    handler: Callable[[C, HandlerDeps, EventMetadata], Awaitable[CommandResult]],
+) -> tuple[type[Command], Handler]:
+    """One entry of a routing table; the types say the handler takes that command."""
+    return command_type, cast("Handler", handler)
+
+
+async def load(store: EventStore, stream_id: UUID, replay: Replay[S]) -> tuple[S | None, int]:
+    """Rebuild a stream's state and return it with the stream's version (0 if it does not exist)."""
+    recorded = await store.read_stream(stream_id)
+    version = recorded[-1].event.stream_version if recorded else NO_STREAM
+    return replay([r.event for r in recorded]), version
+
+
+async def require(
+    store: EventStore,
+    stream_id: UUID,
+    replay: Replay[S],
+    *,
+    field_name: str,
+    entity: str,
+    alive: Callable[[S], bool],
+) -> S:
+    """Load another aggregate a command refers to; reject the command if it does not exist."""
+    state, _ = await load(store, stream_id, replay)
+    if state is None or not alive(state):
+        raise StreamNotFoundError(field_name, entity, stream_id, referenced=True)
+    return state
+
+
+def stamp(cmd: Command, metadata: EventMetadata) -> EventMetadata:
+    """Metadata of the events a command causes: correlation kept, causation = the command."""
+    return metadata.model_copy(
+        update={
+            "correlation_id": metadata.correlation_id or cmd.command_id,
+            "causation_id": cmd.command_id,
+        },
+    )
+
+
+async def execute(
+    cmd: Command,
+    deps: HandlerDeps,
+    metadata: EventMetadata,
+    *,
+    stream_id: UUID,
+    replay: Replay[S],
+    decide: Callable[[S | None], Decision | Sequence[DomainEvent]],
+    expected_version: int | None,
+) -> CommandResult:
+    """Load, decide, append; re-run on a concurrent write unless the caller fixed the version."""
+    previous = await deps.event_store.find_command(cmd.command_id)
+    if previous is not None:
+        return CommandResult(
+            command_id=cmd.command_id,
+            stream_id=previous.stream_id,
+            stream_version=previous.stream_version,
+            positions=previous.positions,
+            duplicate=True,
+        )
+    attempts = 1 if expected_version is not None else CONFLICT_RETRIES
+    for attempt in range(1, attempts + 1):
+        state, current = await load(deps.event_store, stream_id, replay)
+        if expected_version is not None and expected_version != current:
+            raise ConcurrencyConflictError(stream_id, expected_version, current)
+        outcome = decide(state)
+        decision = outcome if isinstance(outcome, Decision) else Decision(events=tuple(outcome))
+        if not decision.events:
+            return CommandResult(command_id=cmd.command_id, stream_id=stream_id, stream_version=current)
+        try:
+            result = await deps.event_store.append(
+                decision.events,
+                expected_version=current,
+                metadata=stamp(cmd, metadata),
+                command_id=cmd.command_id,
+                claims=decision.claims,
+                releases=decision.releases,
+            )
+        except ConcurrencyConflictError:
+            if attempt == attempts:
+                raise
+            continue
+        return CommandResult(
+            command_id=cmd.command_id,
+            stream_id=result.stream_id,
+            stream_version=result.stream_version,
+            positions=result.positions,
+            duplicate=result.duplicate,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover  the loop returns or raises
