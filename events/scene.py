@@ -80,10 +80,31 @@ class SceneDeleted(SceneEvent):
     event_type: ClassVar[str] = "SceneDeleted"
 
 
+class SceneActorAdded(SceneEvent):
+    """An actor appears in the scene (shared contract: the Actor service counts these)."""
+
+    event_type: ClassVar[str] = "SceneActorAdded"
+
+    actor_id: UUID
+    character_name: str | None = Field(default=None, max_length=255)
+    role_type: str = Field(default="supporting", max_length=50)
+    screen_time_seconds: int | None = Field(default=None, ge=0, le=86400)
+
+
+class SceneActorRemoved(SceneEvent):
+    """An actor no longer appears in the scene."""
+
+    event_type: ClassVar[str] = "SceneActorRemoved"
+
+    actor_id: UUID
+
+
 SCENE_EVENTS: tuple[type[SceneEvent], ...] = (
     SceneCreated,
     SceneRetimed,
     SceneReclassified,
     SceneDetailsEdited,
     SceneDeleted,
+    SceneActorAdded,
+    SceneActorRemoved,
 )

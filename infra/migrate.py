@@ -115,7 +115,5 @@ async def migrate_all(settings: Settings) -> dict[str, list[str]]:
     """Migrate the event store and every service database; return what was applied, by database."""
     results = {}
     for service, database in SERVICE_DATABASES.items():
-        folder = MIGRATIONS_DIR / database
-        if folder.is_dir():
-            results[database] = await migrate_database(settings.dsn_for(service), folder)
+        results[database] = await migrate_database(settings.dsn_for(service), MIGRATIONS_DIR / database)
     return results

@@ -11,7 +11,7 @@ from typing import TypeVar
 import asyncpg
 import pytest
 
-from infra.settings import Settings, with_database
+from infra.settings import SERVICE_DATABASES, Settings, with_database
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ async def _drop_namespace(settings: Settings) -> None:
     assert settings.pg_dsn
     admin = await asyncpg.connect(with_database(settings.pg_dsn, "postgres"))
     try:
-        for service in ("event_store", "scene"):
+        for service in SERVICE_DATABASES:
             name = settings.database_name(service)
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

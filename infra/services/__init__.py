@@ -6,10 +6,14 @@ from collections.abc import Mapping
 
 from commands.base import Command, Handler
 from events.registry import EventRegistry
+from infra.services.actor import SERVICE as ACTOR
 from infra.services.base import ProjectionSpec, ServiceSpec
+from infra.services.movie import SERVICE as MOVIE
+from infra.services.review import SERVICE as REVIEW
 from infra.services.scene import SERVICE as SCENE
+from infra.services.user import SERVICE as USER
 
-ALL_SERVICES: tuple[ServiceSpec, ...] = (SCENE,)
+ALL_SERVICES: tuple[ServiceSpec, ...] = (SCENE, MOVIE, ACTOR, USER, REVIEW)
 
 
 def service(name: str) -> ServiceSpec:

@@ -1,0 +1,53 @@
+"""Events of the Movie service. The Movie service may add more; these three are shared contracts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+
+from pydantic import Field
+
+from events.base import DomainEvent
+
+
+class MovieEvent(DomainEvent):
+    """An event of one movie's stream (keyed by the movie id)."""
+
+    stream_type: ClassVar[str] = "movie"
+
+
+class MovieDetails(DomainEvent):
+    """The descriptive fields of a movie, carried whole by registration and each revision."""
+
+    title: str = Field(min_length=1, max_length=500)
+    original_title: str | None = Field(default=None, max_length=500)
+    release_year: int | None = Field(default=None, ge=1870, le=2200)
+    release_date: date | None = None
+    duration_minutes: int | None = Field(default=None, ge=1, le=1440)
+    country: str | None = Field(default=None, max_length=100)
+    language: str = Field(default="ja", max_length=10)
+    director: str | None = Field(default=None, max_length=255)
+    screenplay: str | None = Field(default=None, max_length=255)
+    producer: str | None = Field(default=None, max_length=255)
+    budget_jpy: int | None = Field(default=None, ge=0)
+    box_office_jpy: int | None = Field(default=None, ge=0)
+    distributor: str | None = Field(default=None, max_length=255)
+    is_public: bool = True
+
+
+class MovieRegistered(MovieEvent, MovieDetails):
+    """A movie entered the catalogue."""
+
+    event_type: ClassVar[str] = "MovieRegistered"
+
+
+class MovieDetailsRevised(MovieEvent, MovieDetails):
+    """A movie's descriptive fields changed (all of them are carried, changed or not)."""
+
+    event_type: ClassVar[str] = "MovieDetailsRevised"
+
+
+class MovieRemoved(MovieEvent):
+    """A movie left the catalogue."""
+
+    event_type: ClassVar[str] = "MovieRemoved"
