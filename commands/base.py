@@ -87,6 +87,43 @@ async def require(
     return state
 
 
+def lifecycle(
+    created: tuple[type[DomainEvent], ...],
+    removed: tuple[type[DomainEvent], ...],
+) -> Replay[bool]:
+    """A replay that only tells whether a stream's entity exists: created and not removed since."""
+
+    def replay(events: list[DomainEvent]) -> bool | None:
+        alive: bool | None = None
+        for event in events:
+            if isinstance(event, created):
+                alive = True
+            elif isinstance(event, removed):
+                alive = False
+        return alive
+
+    return replay
+
+
+async def require_alive(  # noqa: PLR0913  what is required and how to report it
+    store: EventStore,
+    stream_id: UUID,
+    *,
+    created: tuple[type[DomainEvent], ...],
+    removed: tuple[type[DomainEvent], ...],
+    field_name: str,
+    entity: str,
+) -> None:
+    """Reject a command that refers to an entity (of any service) that does not exist.
+
+    Example: ``await require_alive(store, cmd.movie_id, created=(MovieRegistered,),
+    removed=(MovieRemoved,), field_name="movie_id", entity="movie")``.
+    """
+    await require(
+        store, stream_id, lifecycle(created, removed), field_name=field_name, entity=entity, alive=bool
+    )
+
+
 def stamp(cmd: Command, metadata: EventMetadata) -> EventMetadata:
     """Metadata of the events a command causes: correlation kept, causation = the command."""
     return metadata.model_copy(
