@@ -105,7 +105,7 @@ def lifecycle(
     return replay
 
 
-async def require_alive(  # noqa: PLR0913  what is required and how to report it
+async def require_alive(
     store: EventStore,
     stream_id: UUID,
     *,
