@@ -91,7 +91,7 @@ def lifecycle(
     created: tuple[type[DomainEvent], ...],
     removed: tuple[type[DomainEvent], ...],
 ) -> Replay[bool]:
-    """A replay that only tells whether a stream's entity exists: created and not removed since."""
+    """Return a replay that only tells whether an entity exists: created and not removed since."""
 
     def replay(events: list[DomainEvent]) -> bool | None:
         alive: bool | None = None
