@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import platform
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -88,6 +93,34 @@ def worker(
     """Run background parts only (no HTTP API), e.g. one projector process."""
     settings = load_settings(start_stack=False)
     _run(lambda: run_services(settings, relay=relay, projector=projector, commands=commands, api=False))
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="small sizes: the whole run in under 3 minutes")] = False,
+    write: Annotated[Path | None, typer.Option(help="also write the table to this Markdown file")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="run only these: append, latency, projection, overlaps")] = None,
+) -> None:
+    """Measure the figures users choose a system by, on the local stack, and print one table."""
+    from bench.report import render  # noqa: PLC0415  benchmark code is loaded only when asked for
+    from bench.runner import run  # noqa: PLC0415
+
+    settings = load_settings(start_stack=True)
+    started = time.perf_counter()
+    figures = _run(lambda: run(settings, quick=quick, only=only))
+    table = render(figures)
+    typer.echo(table)
+    if write is not None:
+        command = "sceneledger bench" + (" --quick" if quick else "")
+        memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        write.write_text(
+            f"# Benchmark results\n\nCommand: `uv run {command} --write {write}`, "
+            f"run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, took {time.perf_counter() - started:.0f} s.\n\n"
+            f"Machine: {os.cpu_count()} cores, {memory_gib:.0f} GiB memory, {platform.platform()}; "
+            "PostgreSQL 15 and Kafka on the same machine (the local stack).\n\n"
+            f"{table}\n",
+            encoding="utf-8",
+        )
 
 
 def _dispatch(cmd_factory: Callable[[], Command], user: UUID | None) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks: the figures users choose a system by, measured on the local stack (never asserted)."""

@@ -1,0 +1,523 @@
+"""Runs the benchmarks on the local stack, each in a namespace of its own, and returns the figures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer
+
+from bench.report import Figure, median, percentile
+from commands.scene import CreateScene
+from events.base import EventMetadata
+from events.movie import MovieRegistered
+from events.scene import SceneCreated
+from infra.bootstrap import System, open_system, prepare
+from infra.db import create_pool
+from infra.migrate import MIGRATIONS_DIR, migrate_database
+from infra.settings import SERVICE_DATABASES, Settings, with_database
+
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much work each benchmark does."""
+
+    append_seconds: float
+    latency_samples: int
+    projection_events: int
+    overlap_movies: int
+    overlap_scenes_per_movie: int
+
+    @classmethod
+    def choose(cls, *, quick: bool) -> Sizes:
+        """Small enough for `--quick` (under 3 minutes in all), or the full run."""
+        if quick:
+            return cls(
+                append_seconds=5,
+                latency_samples=200,
+                projection_events=20_000,
+                overlap_movies=100,
+                overlap_scenes_per_movie=100,
+            )
+        return cls(
+            append_seconds=20,
+            latency_samples=1000,
+            projection_events=200_000,
+            overlap_movies=100,
+            overlap_scenes_per_movie=100,
+        )
+
+
+@asynccontextmanager
+async def namespace(base: Settings, **overrides: object) -> AsyncIterator[Settings]:
+    """Yield a throw-away namespace (its own databases and topics), dropped afterwards."""
+    settings = base.model_copy(update={"namespace": f"bench{secrets.token_hex(3)}", **overrides})
+    await prepare(settings)
+    try:
+        yield settings
+    finally:
+        admin = await asyncpg.connect(with_database(settings.pg_dsn or "", "postgres"))
+        try:
+            for service in SERVICE_DATABASES:
+                await admin.execute(
+                    f'DROP DATABASE IF EXISTS "{settings.database_name(service)}" WITH (FORCE)'
+                )
+        finally:
+            await admin.close()
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SCENELEDGER_PG_DSN": settings.pg_dsn or "",
+        "SCENELEDGER_KAFKA_BOOTSTRAP": settings.require_kafka(),
+        "SCENELEDGER_NAMESPACE": settings.namespace,
+        "SCENELEDGER_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def _worker(settings: Settings, *flags: str, **extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603  our own CLI with fixed flags
+        [sys.executable, "-m", "infra.cli", "--log-level", "WARNING", "worker", *flags],
+        env=_env(settings, **extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _movies(system: System, count: int) -> list[UUID]:
+    ids = [uuid4() for _ in range(count)]
+    for movie_id in ids:
+        await system.event_store.append(
+            [MovieRegistered(stream_id=movie_id, stream_version=1, title=f"Bench {movie_id.hex[:6]}")],
+            expected_version=0,
+            metadata=EventMetadata(),
+        )
+    return ids
+
+
+def _create(movie_id: UUID, rng: random.Random) -> CreateScene:
+    start = rng.randrange(0, 7000)
+    hours, rest = divmod(start, 3600)
+    return CreateScene(
+        movie_id=movie_id,
+        start=f"{hours:02d}{rest // 60:02d}{rest % 60:02d}",
+        end=f"+{rng.randrange(5, 59)}",
+        classification=f"{rng.choice('ARCSDLO')}{rng.randrange(1, 6)}",
+        tags=("bench",),
+    )
+
+
+async def bench_append(base: Settings, sizes: Sizes) -> list[Figure]:
+    """Measure commands appended by 16 producers, against a plain INSERT per command."""
+    producers = 16
+    async with namespace(base) as settings:
+        system = await open_system(settings)
+        try:
+            movies = await _movies(system, 50)
+            latencies: list[float] = []
+
+            async def producer(seed: int, deadline: float) -> None:
+                rng = random.Random(seed)
+                while time.perf_counter() < deadline:
+                    cmd = _create(rng.choice(movies), rng)
+                    t0 = time.perf_counter()
+                    await system.bus.dispatch(cmd)
+                    latencies.append(time.perf_counter() - t0)
+
+            t_start = time.perf_counter()
+            await asyncio.gather(*(producer(i, t_start + sizes.append_seconds) for i in range(producers)))
+            ours = len(latencies) / (time.perf_counter() - t_start)
+
+            await system.event_pool.execute(
+                "CREATE TABLE bench_plain_commands (id UUID PRIMARY KEY, body JSONB NOT NULL, "
+                "created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            plain: list[float] = []
+
+            async def plain_producer(seed: int, deadline: float) -> None:
+                rng = random.Random(seed)
+                while time.perf_counter() < deadline:
+                    cmd = _create(rng.choice(movies), rng)
+                    t0 = time.perf_counter()
+                    await system.event_pool.execute(
+                        "INSERT INTO bench_plain_commands (id, body) VALUES ($1, $2)",
+                        cmd.scene_id,
+                        cmd.model_dump(mode="json"),
+                    )
+                    plain.append(time.perf_counter() - t0)
+
+            t_start = time.perf_counter()
+            await asyncio.gather(
+                *(plain_producer(i, t_start + sizes.append_seconds) for i in range(producers))
+            )
+            baseline = len(plain) / (time.perf_counter() - t_start)
+        finally:
+            await system.close()
+    p99 = percentile(latencies, 99) * 1000
+    return [
+        Figure(
+            "commands appended/s, 16 producers",
+            f"{ours:,.0f}/s",
+            ">= 3,000/s",
+            ours >= 3000,
+            f"p50 {percentile(latencies, 50) * 1000:.1f} ms",
+        ),
+        Figure("command latency p99, 16 producers", f"{p99:.1f} ms", "<= 25 ms", p99 <= 25),
+        Figure(
+            "baseline: plain INSERT per command",
+            f"{baseline:,.0f}/s",
+            "",
+            None,
+            f"ours = {ours / baseline:.2f}x of it",
+        ),
+    ]
+
+
+async def _wait(check: Callable[[], object], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():  # type: ignore[misc]
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark condition not reached")
+        await asyncio.sleep(0.05)
+
+
+async def bench_latency(base: Settings, sizes: Sizes) -> list[Figure]:
+    """Measure committed → on Kafka (relay) and accepted → visible in the read model (end to end)."""
+    async with namespace(base) as settings:
+        system = await open_system(settings)
+        worker = _worker(settings, "--no-commands")
+        try:
+            movies = await _movies(system, 10)
+            rng = random.Random(1)
+            # Warm-up: the worker is up and has joined its consumer group once a scene is projected.
+            warm = _create(movies[0], rng)
+            await system.bus.dispatch(warm)
+            await _wait(lambda: system.scenes.get(warm.scene_id), 90)
+
+            consumer = AIOKafkaConsumer(
+                settings.topic("scenes.events"),
+                bootstrap_servers=settings.require_kafka(),
+                auto_offset_reset="latest",
+                enable_auto_commit=False,
+            )
+            await consumer.start()
+            seen: dict[str, float] = {}
+
+            async def consume(stop: asyncio.Event) -> None:
+                while not stop.is_set():
+                    for records in (await consumer.getmany(timeout_ms=50)).values():
+                        now = time.perf_counter()
+                        for r in records:
+                            ce_id = dict(r.headers).get("ce_id")
+                            if ce_id:
+                                seen.setdefault(ce_id.decode(), now)
+
+            await asyncio.sleep(1)  # partitions assigned at their end offsets
+            stop = asyncio.Event()
+            reader = asyncio.create_task(consume(stop))
+            committed: dict[str, float] = {}
+            for _ in range(sizes.latency_samples):
+                cmd = _create(rng.choice(movies), rng)
+                await system.bus.dispatch(cmd)
+                done = time.perf_counter()
+                [recorded] = await system.event_store.read_stream(cmd.scene_id)
+                committed[str(recorded.event.event_id)] = done
+                await asyncio.sleep(0.005)
+            await _wait(lambda: _all_seen(seen, committed), 60)
+            stop.set()
+            await reader
+            await consumer.stop()
+            relay = [seen[k] - committed[k] for k in committed]
+
+            e2e: list[float] = []
+            for _ in range(sizes.latency_samples):
+                cmd = _create(rng.choice(movies), rng)
+                t0 = time.perf_counter()
+                await system.bus.dispatch(cmd)
+                while not await system.scene_pool.fetchval(
+                    "SELECT 1 FROM scenes WHERE id = $1", cmd.scene_id
+                ):
+                    await asyncio.sleep(0.001)
+                e2e.append(time.perf_counter() - t0)
+        finally:
+            _stop(worker)
+            await system.close()
+    r99, e50, e99 = percentile(relay, 99) * 1000, percentile(e2e, 50) * 1000, percentile(e2e, 99) * 1000
+    return [
+        Figure(
+            "relay: committed -> on Kafka, p99",
+            f"{r99:.1f} ms",
+            "<= 50 ms",
+            r99 <= 50,
+            f"p50 {percentile(relay, 50) * 1000:.1f} ms, {len(relay)} events, consumer-side receipt",
+        ),
+        Figure("end to end: accepted -> in read model, p50", f"{e50:.1f} ms", "<= 25 ms", e50 <= 25),
+        Figure(
+            "end to end: accepted -> in read model, p99",
+            f"{e99:.1f} ms",
+            "<= 150 ms",
+            e99 <= 150,
+            f"{len(e2e)} sequential commands, 1 ms polling",
+        ),
+    ]
+
+
+async def _all_seen(seen: dict[str, float], committed: dict[str, float]) -> bool:
+    return all(k in seen for k in committed)
+
+
+async def _fill_log(system: System, count: int) -> None:
+    movies = await _movies(system, 100)
+    rng = random.Random(2)
+    queue = list(range(count))
+
+    async def writer() -> None:
+        while queue:
+            queue.pop()
+            movie = rng.choice(movies)
+            start = rng.randrange(0, 7000)
+            await system.event_store.append(
+                [
+                    SceneCreated(
+                        stream_id=uuid4(),
+                        stream_version=1,
+                        movie_id=movie,
+                        start_time_seconds=start,
+                        end_time_seconds=start + rng.randrange(5, 120),
+                        level1_classification="D",
+                        level2_classification="D1",
+                        tags=("bench",),
+                        description="ベンチマーク",
+                    )
+                ],
+                expected_version=0,
+                metadata=EventMetadata(),
+            )
+
+    await asyncio.gather(*(writer() for _ in range(16)))
+
+
+async def bench_projection(base: Settings, sizes: Sizes) -> list[Figure]:
+    """Measure one projector process draining a backlog: events/s and its peak memory."""
+    n = sizes.projection_events
+    async with namespace(base) as settings:
+        system = await open_system(settings)
+        try:
+            await _fill_log(system, n)
+            total = int(await system.event_pool.fetchval("SELECT count(*) FROM saga_events"))
+            relay = _worker(settings, "--no-projector", "--no-commands")
+            try:
+                await _wait(lambda: _relayed(system, total), 600)
+            finally:
+                _stop(relay)
+            projector = _worker(settings, "--no-relay", "--no-commands")
+            try:
+                first: tuple[float, int] | None = None
+                deadline = time.monotonic() + 900
+                while True:
+                    done = int(
+                        await system.scene_pool.fetchval("SELECT count(*) FROM projection_stream_versions")
+                    )
+                    now = time.perf_counter()
+                    if first is None and done > 0:
+                        first = (now, done)
+                    if done >= total:
+                        break
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("projector did not finish")
+                    await asyncio.sleep(0.1)
+                peak = _peak_rss_mb(projector.pid)
+            finally:
+                _stop(projector)
+        finally:
+            await system.close()
+    assert first is not None  # noqa: S101  the loop only exits after progress
+    rate = (total - first[1]) / max(now - first[0], 1e-9)
+    return [
+        Figure(
+            "live projection, one projector process",
+            f"{rate:,.0f} events/s",
+            ">= 5,000 events/s",
+            rate >= 5000,
+            f"{total:,} events drained from Kafka",
+        ),
+        Figure(
+            "peak memory of that projector process",
+            f"{peak:.0f} MB",
+            "<= 300 MB",
+            peak <= 300,
+            "VmHWM while draining (replay command not built yet)",
+        ),
+    ]
+
+
+async def _relayed(system: System, total: int) -> bool:
+    count = await system.event_pool.fetchval(
+        "SELECT coalesce(sum(published_count), 0) FROM relay_checkpoints"
+    )
+    return int(count) >= total
+
+
+OVERLAP_GIST = """
+SELECT s1.id AS a, s2.id AS b FROM scenes s1
+JOIN scenes s2 ON s1.movie_id = s2.movie_id AND s1.id < s2.id
+ AND int4range(s1.start_time_seconds, s1.end_time_seconds)
+     && int4range(s2.start_time_seconds, s2.end_time_seconds)
+{where}
+"""
+
+OVERLAP_SWEEP = """
+SELECT a.id AS a, b.id AS b FROM scenes a
+JOIN scenes b ON b.movie_id = a.movie_id
+ AND b.start_time_seconds >= a.start_time_seconds AND b.start_time_seconds < a.end_time_seconds
+ AND (b.start_time_seconds, b.id) > (a.start_time_seconds, a.id)
+{where}
+"""
+
+
+async def _timed(
+    pool: asyncpg.Pool, sql: str, *args: object, runs: int = 7
+) -> tuple[float, set[tuple[UUID, UUID]]]:
+    times = []
+    rows: list[asyncpg.Record] = []
+    for _ in range(runs + 1):
+        t0 = time.perf_counter()
+        rows = await pool.fetch(sql, *args)
+        times.append(time.perf_counter() - t0)
+    pairs = {(min(r["a"], r["b"]), max(r["a"], r["b"])) for r in rows}
+    return median(times[1:]) * 1000, pairs
+
+
+async def bench_overlaps(base: Settings, sizes: Sizes) -> list[Figure]:
+    """Time the design's GiST self-join against a B-tree start sweep on overlapping scenes."""
+    dsn = with_database(base.pg_dsn or "", f"bench{secrets.token_hex(3)}_overlaps")
+    await migrate_database(dsn, MIGRATIONS_DIR / "scene_service")
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        # 20-150 s scenes every ~60 s: many real overlaps (the design's generator makes none).
+        await pool.execute(
+            "INSERT INTO scenes (movie_id, start_time_seconds, end_time_seconds, level1_classification, "
+            "level2_classification) "
+            "SELECT m.id, s.start, s.start + 20 + (random() * 130)::int, 'A', 'A1' "
+            "FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, $1)) m, "
+            "LATERAL (SELECT (n - 1) * 60 + (random() * 20)::int AS start "
+            "         FROM generate_series(1, $2) n WHERE m.id IS NOT NULL) s",
+            sizes.overlap_movies,
+            sizes.overlap_scenes_per_movie,
+        )
+        await pool.execute("ANALYZE scenes")
+        movie = await pool.fetchval("SELECT movie_id FROM scenes LIMIT 1")
+        one = "WHERE s1.movie_id = $1"
+        gist_all, gist_pairs = await _timed(pool, OVERLAP_GIST.format(where=""))
+        sweep_all, sweep_pairs = await _timed(pool, OVERLAP_SWEEP.format(where=""))
+        gist_one, gist_one_pairs = await _timed(pool, OVERLAP_GIST.format(where=one), movie)
+        sweep_one, sweep_one_pairs = await _timed(
+            pool, OVERLAP_SWEEP.format(where="WHERE a.movie_id = $1"), movie
+        )
+        scenes = int(await pool.fetchval("SELECT count(*) FROM scenes"))
+    finally:
+        await pool.close()
+        admin = await asyncpg.connect(with_database(base.pg_dsn or "", "postgres"))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+        await admin.close()
+    same = gist_pairs == sweep_pairs and gist_one_pairs == sweep_one_pairs
+    per_movie = sizes.overlap_scenes_per_movie
+    return [
+        Figure(
+            f"overlap pairs, one movie of {per_movie} scenes",
+            f"{sweep_one:.2f} ms",
+            "<= 1 ms",
+            sweep_one <= 1,
+            f"GiST self-join {gist_one:.2f} ms ({gist_one / sweep_one:.1f}x slower); same pairs: {same}",
+        ),
+        Figure(
+            f"overlap pairs, all {scenes:,} scenes",
+            f"{sweep_all:.1f} ms",
+            "<= 15 ms",
+            sweep_all <= 15,
+            f"GiST self-join {gist_all:.1f} ms ({gist_all / sweep_all:.1f}x slower); "
+            f"{len(sweep_pairs):,} pairs; same pairs: {same}",
+        ),
+    ]
+
+
+NOT_BUILT = [
+    Figure(
+        "replay / rebuild of all read models",
+        "not measured",
+        ">= 30,000 events/s",
+        None,
+        "replay command not built yet (issue 6)",
+    ),
+    Figure(
+        "scene search (seed's query), 1M scenes, p95",
+        "not measured",
+        "<= 30 ms",
+        None,
+        "search endpoint not built yet (issue 5)",
+    ),
+    Figure(
+        "Japanese 2-character dialogue search, 1M lines, p95",
+        "not measured",
+        "<= 15 ms",
+        None,
+        "dialogue search not built yet (issue 5)",
+    ),
+]
+
+
+BENCHMARKS = {
+    "append": bench_append,
+    "latency": bench_latency,
+    "projection": bench_projection,
+    "overlaps": bench_overlaps,
+}
+
+
+async def run(settings: Settings, *, quick: bool, only: list[str] | None = None) -> list[Figure]:
+    """Run every benchmark (or ``only`` those named) in turn, each in its own namespace."""
+    sizes = Sizes.choose(quick=quick)
+    figures: list[Figure] = []
+    for name, bench in BENCHMARKS.items():
+        if only and name not in only:
+            continue
+        started = time.perf_counter()
+        log.info("bench.started", bench=name)
+        figures += await bench(settings, sizes)
+        log.info("bench.finished", bench=name, seconds=round(time.perf_counter() - started, 1))
+    if not only:
+        figures += NOT_BUILT
+    return figures
