@@ -30,7 +30,6 @@ from infra.db import create_pool
 from infra.migrate import MIGRATIONS_DIR, migrate_database
 from infra.settings import SERVICE_DATABASES, Settings, with_database
 
-
 log = structlog.get_logger(__name__)
 
 
