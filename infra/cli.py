@@ -99,7 +99,9 @@ def worker(
 def bench(
     quick: Annotated[bool, typer.Option(help="small sizes: the whole run in under 3 minutes")] = False,
     write: Annotated[Path | None, typer.Option(help="also write the table to this Markdown file")] = None,
-    only: Annotated[list[str] | None, typer.Option(help="run only these: append, latency, projection, overlaps")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="run only these: append, latency, projection, overlaps")
+    ] = None,
 ) -> None:
     """Measure the figures users choose a system by, on the local stack, and print one table."""
     from bench.report import render  # noqa: PLC0415  benchmark code is loaded only when asked for
