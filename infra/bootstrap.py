@@ -102,7 +102,10 @@ def build_broker(system: System, *, projector: bool = True, commands: bool = Tru
                 runner = ProjectionRunner(system.pools[spec.name], projection.projection)
                 register_projector(broker, settings, runner, system.registry, topics=projection.topics)
     if commands:
-        register_command_consumer(broker, settings, system.bus)
+        scene_commands = [
+            cmd for spec in system.services if spec.name == "scene" for cmd in spec.command_handlers
+        ]
+        register_command_consumer(broker, settings, system.bus, scene_commands)
     return broker
 
 

@@ -122,14 +122,25 @@ def register_projector(
     )(project)
 
 
-def register_command_consumer(broker: KafkaBroker, settings: Settings, bus: CommandBus) -> None:
-    """Subscribe the command bus to ``scenes.commands``; bad commands go to its dead-letter topic."""
+def register_command_consumer(
+    broker: KafkaBroker,
+    settings: Settings,
+    bus: CommandBus,
+    command_types: Sequence[type[Command]],
+) -> None:
+    """Subscribe the command bus to ``scenes.commands``; bad commands go to its dead-letter topic.
+
+    Only ``command_types`` are accepted there: the topic is for scene producers, and a
+    rejected record is copied to the dead-letter topic as it came, so commands that carry
+    secrets (a password) must never be routed over it.
+    """
+    accepted = {cls.__name__: cls for cls in command_types}
 
     async def run_command(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001, ANN401  raw bytes used
         record = _records(msg)[0]
         value: bytes = record.value or b""
         try:
-            cmd, metadata = parse_command_message(value, bus.command_types)
+            cmd, metadata = parse_command_message(value, accepted)
             async for attempt in _transient_retry():
                 with attempt:
                     result = await bus.dispatch(cmd, metadata)
