@@ -31,6 +31,10 @@ class StreamNotFoundError(DomainError):
         self.referenced = referenced
 
 
+class PermissionDeniedError(DomainError):
+    """The acting user may not do this (e.g. revise someone else's review)."""
+
+
 class UniqueKeyTakenError(DomainError):
     """A value that must be unique is already used by another entity."""
 

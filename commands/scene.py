@@ -1,21 +1,37 @@
-"""Scene commands and the pure Scene aggregate that validates them and returns events."""
+"""Scene commands and the pure Scene aggregate that validates them and returns events.
+
+A scene's stream holds the scene, its cast (scene_actors), its dialogue lines and, for a
+parent scene, the time ranges of its nested scenes, so every rule between them is checked
+against one consistent state.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import singledispatch
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from pydantic import Field, StringConstraints
 
-from commands.base import Command
+from commands.base import Command, Decision
 from commands.classification import Classification, ClassificationError, parse_classification
 from commands.errors import InvalidCommandError, StreamNotFoundError
-from commands.timecode import TimeInputError, TimeRange, parse_time_range
+from commands.ports import UniqueClaim
+from commands.timecode import DAY_SECONDS, TimeInputError, TimeRange, parse_time_range
 from events.base import DomainEvent
 from events.scene import (
+    DialogueAdded,
+    DialogueEvent,
+    DialogueRemoved,
+    DialogueRevised,
+    DialogueType,
+    NestedSceneAttached,
+    NestedSceneDetached,
+    NestedSceneMoved,
+    SceneActorAdded,
+    SceneActorRemoved,
     SceneCreated,
     SceneDeleted,
     SceneDetailsEdited,
@@ -28,6 +44,15 @@ from events.scene import (
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 MAX_TAGS = 50
+CharacterName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+DialogueText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+EmotionalTone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Language = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
+Subtitle = Annotated[str, StringConstraints(max_length=10_000)]
+Seconds = Annotated[int, Field(ge=0, le=DAY_SECONDS)]
+RoleType = Literal["primary", "supporting", "cameo"]
+DIALOGUE_ID_SCOPE = "scene_dialogue_id"
+"""Unique-claim scope of dialogue ids: an id names one line in one scene, forever."""
 
 
 class CreateScene(Command):
@@ -83,7 +108,85 @@ class DeleteScene(Command):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-SceneCommand = CreateScene | RetimeScene | ReclassifyScene | EditSceneDetails | DeleteScene
+class AddSceneActor(Command):
+    """Cast an actor in a scene (one entry per actor and scene)."""
+
+    scene_id: UUID
+    actor_id: UUID
+    character_name: CharacterName | None = None
+    role_type: RoleType = "supporting"
+    screen_time_seconds: Seconds | None = Field(
+        default=None, description="seconds the actor is on screen; at most the scene's duration"
+    )
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class RemoveSceneActor(Command):
+    """Take an actor out of a scene's cast."""
+
+    scene_id: UUID
+    actor_id: UUID
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class AddDialogue(Command):
+    """Add a dialogue line to a scene; its offset and duration must fit in the scene."""
+
+    scene_id: UUID
+    dialogue_id: UUID = Field(default_factory=uuid4)
+    actor_id: UUID = Field(description="the speaker")
+    character_name: CharacterName | None = None
+    dialogue_text: DialogueText
+    start_time_offset: Seconds | None = Field(default=None, description="seconds after the scene's start")
+    duration_seconds: Seconds | None = None
+    is_memorable_quote: bool = False
+    dialogue_type: DialogueType | None = None
+    emotional_tone: EmotionalTone | None = Field(default=None, description="free text: sad, angry, ...")
+    language: Language = "ja"
+    subtitle_text: Subtitle | None = None
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class ReviseDialogue(Command):
+    """Change a dialogue line: fields left out stay as they are, a nullable field given as null is cleared."""
+
+    scene_id: UUID
+    dialogue_id: UUID
+    actor_id: UUID | None = None
+    character_name: CharacterName | None = None
+    dialogue_text: DialogueText | None = None
+    start_time_offset: Seconds | None = None
+    duration_seconds: Seconds | None = None
+    is_memorable_quote: bool | None = None
+    dialogue_type: DialogueType | None = None
+    emotional_tone: EmotionalTone | None = None
+    language: Language | None = None
+    subtitle_text: Subtitle | None = None
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class RemoveDialogue(Command):
+    """Remove a dialogue line from a scene."""
+
+    scene_id: UUID
+    dialogue_id: UUID
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+SceneCommand = (
+    CreateScene
+    | RetimeScene
+    | ReclassifyScene
+    | EditSceneDetails
+    | DeleteScene
+    | AddSceneActor
+    | RemoveSceneActor
+    | AddDialogue
+    | ReviseDialogue
+    | RemoveDialogue
+)
+
+_REQUIRED_DIALOGUE_FIELDS = frozenset({"actor_id", "dialogue_text", "is_memorable_quote", "language"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +205,17 @@ class SceneState:
     description: str | None
     emotional_tags: tuple[str, ...]
     deleted: bool = False
+    actors: Mapping[UUID, SceneActorAdded] = field(default_factory=dict)
+    """The cast by actor id, as each was added."""
+    dialogues: Mapping[UUID, DialogueEvent] = field(default_factory=dict)
+    """Dialogue lines by id, as last added or revised."""
+    children: Mapping[UUID, tuple[int, int]] = field(default_factory=dict)
+    """Time ranges of the live nested scenes whose parent this scene is."""
+
+    @property
+    def duration_seconds(self) -> int:
+        """Length of the scene in seconds."""
+        return self.end_time_seconds - self.start_time_seconds
 
 
 def _dedupe(tags: tuple[str, ...]) -> tuple[str, ...]:
@@ -122,6 +236,15 @@ def _classification(code: str) -> Classification:
         raise InvalidCommandError("classification", exc.reason) from None
 
 
+def _encloses(outer: tuple[int, int], inner: tuple[int, int]) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def _outside_field(outer: tuple[int, int], inner: tuple[int, int]) -> str:
+    """Which end of ``outer`` (``start`` or ``end``) fails to enclose ``inner``."""
+    return "start" if inner[0] < outer[0] else "end"
+
+
 def _check_parent(
     scene_type: SceneType,
     parent: SceneState | None,
@@ -129,22 +252,46 @@ def _check_parent(
     movie_id: UUID,
     span: TimeRange,
 ) -> None:
+    _check_parent_fields(scene_type, parent_id)
+    if parent_id is None:
+        return
+    _check_parent_encloses(parent, parent_id, movie_id, (span.start_seconds, span.end_seconds))
+
+
+def _check_parent_fields(scene_type: SceneType, parent_id: UUID | None) -> None:
     if scene_type == "nested" and parent_id is None:
         raise InvalidCommandError("parent_scene_id", "a nested scene needs its parent scene")
     if scene_type != "nested" and parent_id is not None:
         raise InvalidCommandError("parent_scene_id", "only a nested scene has a parent scene")
-    if parent_id is None:
-        return
+
+
+def _check_parent_encloses(
+    parent: SceneState | None,
+    parent_id: UUID,
+    movie_id: UUID,
+    span: tuple[int, int],
+    *,
+    field_name: str = "parent_scene_id",
+) -> SceneState:
     if parent is None or parent.deleted:
         raise StreamNotFoundError("parent_scene_id", "scene", parent_id, referenced=True)
     if parent.movie_id != movie_id:
         raise InvalidCommandError("parent_scene_id", "the parent scene belongs to another movie")
-    if not (parent.start_time_seconds <= span.start_seconds and span.end_seconds <= parent.end_time_seconds):
+    if not _encloses((parent.start_time_seconds, parent.end_time_seconds), span):
         raise InvalidCommandError(
-            "parent_scene_id",
+            field_name,
             f"a nested scene must lie inside its parent "
             f"({parent.start_time_seconds}-{parent.end_time_seconds} s)",
         )
+    return parent
+
+
+def validate_create(cmd: CreateScene) -> tuple[TimeRange, Classification]:
+    """Check a new scene's own input (time, classification, nesting fields) before anything is loaded."""
+    span = _time_range(cmd.start, cmd.end)
+    cls = _classification(cmd.classification)
+    _check_parent_fields(cmd.scene_type, cmd.parent_scene_id)
+    return span, cls
 
 
 def create_scene(
@@ -157,8 +304,7 @@ def create_scene(
     """Validate a new scene and return its ``SceneCreated``."""
     if existing is not None:
         raise InvalidCommandError("scene_id", f"scene {cmd.scene_id} already exists")
-    span = _time_range(cmd.start, cmd.end)
-    cls = _classification(cmd.classification)
+    span, cls = validate_create(cmd)
     _check_parent(cmd.scene_type, parent, cmd.parent_scene_id, cmd.movie_id, span)
     return [
         SceneCreated(
@@ -188,15 +334,46 @@ def _live(state: SceneState | None, scene_id: UUID) -> SceneState:
     return state
 
 
+def _dialogue_end(offset: int | None, duration: int | None) -> int:
+    return (offset or 0) + (duration or 0)
+
+
+def _check_content_fits(scene: SceneState, span: tuple[int, int]) -> None:
+    """Reject a time range that no longer holds the scene's nested scenes, screen times or lines."""
+    for child_id, child in scene.children.items():
+        if not _encloses(span, child):
+            raise InvalidCommandError(
+                _outside_field(span, child),
+                f"nested scene {child_id} ({child[0]}-{child[1]} s) would no longer lie inside this scene",
+            )
+    duration = span[1] - span[0]
+    for actor_id, credit in scene.actors.items():
+        if credit.screen_time_seconds is not None and credit.screen_time_seconds > duration:
+            raise InvalidCommandError(
+                "end",
+                f"actor {actor_id} has {credit.screen_time_seconds} s of screen time, "
+                f"more than the new {duration} s",
+            )
+    for dialogue_id, line in scene.dialogues.items():
+        if _dialogue_end(line.start_time_offset, line.duration_seconds) > duration:
+            raise InvalidCommandError(
+                "end", f"dialogue {dialogue_id} would end after the scene's new {duration} s"
+            )
+
+
 def retime_scene(cmd: RetimeScene, state: SceneState | None) -> list[SceneEvent]:
-    """Validate a new time range; no event when nothing changes."""
+    """Validate a new time range; no event when nothing changes.
+
+    The range must keep holding the scene's nested scenes, actors' screen times and
+    dialogue lines. Whether a nested scene's new range lies inside its parent is decided on
+    the parent's stream (:func:`move_nested`).
+    """
     scene = _live(state, cmd.scene_id)
     span = _time_range(cmd.start, cmd.end)
-    if (span.start_seconds, span.end_seconds) == (
-        scene.start_time_seconds,
-        scene.end_time_seconds,
-    ):
+    new = (span.start_seconds, span.end_seconds)
+    if new == (scene.start_time_seconds, scene.end_time_seconds):
         return []
+    _check_content_fits(scene, new)
     return [
         SceneRetimed(
             stream_id=scene.scene_id,
@@ -253,13 +430,251 @@ def edit_scene_details(cmd: EditSceneDetails, state: SceneState | None) -> list[
 
 
 def delete_scene(cmd: DeleteScene, state: SceneState | None) -> list[SceneEvent]:
-    """Remove a live scene."""
+    """Remove a live scene that has no live nested scene.
+
+    Its cast is removed first (one ``SceneActorRemoved`` each, in the same append): other
+    services count those shared events and need not know what a deleted scene held.
+    """
     scene = _live(state, cmd.scene_id)
-    return [
+    if scene.children:
+        children = ", ".join(str(c) for c in scene.children)
+        raise InvalidCommandError(
+            "scene_id", f"scene has nested scenes ({children}); delete or move them first"
+        )
+    events: list[SceneEvent] = [
+        SceneActorRemoved(
+            stream_id=scene.scene_id,
+            stream_version=scene.version + i,
+            movie_id=scene.movie_id,
+            actor_id=actor_id,
+        )
+        for i, actor_id in enumerate(scene.actors, start=1)
+    ]
+    events.append(
         SceneDeleted(
+            stream_id=scene.scene_id,
+            stream_version=scene.version + len(events) + 1,
+            movie_id=scene.movie_id,
+        ),
+    )
+    return events
+
+
+def add_scene_actor(cmd: AddSceneActor, state: SceneState | None) -> list[SceneEvent]:
+    """Cast an actor (whose existence the handler checked) in the scene, once."""
+    scene = _live(state, cmd.scene_id)
+    if cmd.actor_id in scene.actors:
+        raise InvalidCommandError("actor_id", f"actor {cmd.actor_id} is already in this scene")
+    if cmd.screen_time_seconds is not None and cmd.screen_time_seconds > scene.duration_seconds:
+        raise InvalidCommandError(
+            "screen_time_seconds",
+            f"must be at most the scene's duration ({scene.duration_seconds} s)",
+        )
+    return [
+        SceneActorAdded(
             stream_id=scene.scene_id,
             stream_version=scene.version + 1,
             movie_id=scene.movie_id,
+            actor_id=cmd.actor_id,
+            character_name=cmd.character_name,
+            role_type=cmd.role_type,
+            screen_time_seconds=cmd.screen_time_seconds,
+        ),
+    ]
+
+
+def remove_scene_actor(cmd: RemoveSceneActor, state: SceneState | None) -> list[SceneEvent]:
+    """Take an actor out of the scene's cast."""
+    scene = _live(state, cmd.scene_id)
+    if cmd.actor_id not in scene.actors:
+        raise StreamNotFoundError("actor_id", "actor of this scene", cmd.actor_id)
+    return [
+        SceneActorRemoved(
+            stream_id=scene.scene_id,
+            stream_version=scene.version + 1,
+            movie_id=scene.movie_id,
+            actor_id=cmd.actor_id,
+        ),
+    ]
+
+
+def _check_dialogue_fits(scene: SceneState, offset: int | None, duration: int | None) -> None:
+    limit = scene.duration_seconds
+    if offset is not None and offset > limit:
+        raise InvalidCommandError(
+            "start_time_offset", f"must lie within the scene's duration ({limit} s), got {offset}"
+        )
+    end = _dialogue_end(offset, duration)
+    if duration is not None and end > limit:
+        raise InvalidCommandError(
+            "duration_seconds",
+            f"the line would end {end} s after the scene's start, beyond its duration ({limit} s)",
+        )
+
+
+def add_dialogue(cmd: AddDialogue, state: SceneState | None) -> Decision:
+    """Add a dialogue line (whose speaker the handler checked) that fits inside the scene.
+
+    The id is claimed for good (never released, not even by removal): it is the line's key
+    in the read model, where another scene's line under the same id would collide.
+    """
+    scene = _live(state, cmd.scene_id)
+    if cmd.dialogue_id in scene.dialogues:
+        raise InvalidCommandError("dialogue_id", f"dialogue {cmd.dialogue_id} already exists")
+    _check_dialogue_fits(scene, cmd.start_time_offset, cmd.duration_seconds)
+    content = cmd.model_dump(include=set(DialogueEvent.CONTENT_FIELDS))
+    added = DialogueAdded(
+        stream_id=scene.scene_id,
+        stream_version=scene.version + 1,
+        movie_id=scene.movie_id,
+        dialogue_id=cmd.dialogue_id,
+        **content,
+    )
+    return Decision(events=[added], claims=[UniqueClaim(scope=DIALOGUE_ID_SCOPE, key=str(cmd.dialogue_id))])
+
+
+def _dialogue(scene: SceneState, dialogue_id: UUID) -> DialogueEvent:
+    line = scene.dialogues.get(dialogue_id)
+    if line is None:
+        raise StreamNotFoundError("dialogue_id", "dialogue of this scene", dialogue_id)
+    return line
+
+
+def dialogue_changes(cmd: ReviseDialogue) -> dict[str, Any]:
+    """Return the fields a revision sets: those given in the command (``None`` clears a nullable one)."""
+    given = cmd.model_fields_set & set(DialogueEvent.CONTENT_FIELDS)
+    changes = {name: getattr(cmd, name) for name in sorted(given)}
+    for name in sorted(_REQUIRED_DIALOGUE_FIELDS & given):
+        if changes[name] is None:
+            raise InvalidCommandError(name, "cannot be cleared")
+    return changes
+
+
+def revise_dialogue(cmd: ReviseDialogue, state: SceneState | None) -> list[SceneEvent]:
+    """Change the given fields of a dialogue line; no event when nothing changes."""
+    scene = _live(state, cmd.scene_id)
+    line = _dialogue(scene, cmd.dialogue_id)
+    changes = dialogue_changes(cmd)
+    if not changes:
+        raise InvalidCommandError(
+            "dialogue_text", f"give at least one of {', '.join(DialogueEvent.CONTENT_FIELDS)} to change"
+        )
+    current = line.model_dump(include=set(DialogueEvent.CONTENT_FIELDS))
+    content = {**current, **changes}
+    if content == current:
+        return []
+    _check_dialogue_fits(scene, content["start_time_offset"], content["duration_seconds"])
+    return [
+        DialogueRevised(
+            stream_id=scene.scene_id,
+            stream_version=scene.version + 1,
+            movie_id=scene.movie_id,
+            dialogue_id=cmd.dialogue_id,
+            **content,
+        ),
+    ]
+
+
+def remove_dialogue(cmd: RemoveDialogue, state: SceneState | None) -> list[SceneEvent]:
+    """Remove a dialogue line."""
+    scene = _live(state, cmd.scene_id)
+    _dialogue(scene, cmd.dialogue_id)
+    return [
+        DialogueRemoved(
+            stream_id=scene.scene_id,
+            stream_version=scene.version + 1,
+            movie_id=scene.movie_id,
+            dialogue_id=cmd.dialogue_id,
+        ),
+    ]
+
+
+def attach_nested(
+    parent: SceneState | None,
+    *,
+    parent_id: UUID,
+    child_id: UUID,
+    movie_id: UUID,
+    span: tuple[int, int],
+) -> list[SceneEvent]:
+    """On the parent's stream: place a new nested scene inside it (same movie, enclosed)."""
+    scene = _check_parent_encloses(parent, parent_id, movie_id, span)
+    if scene.children.get(child_id) == span:
+        return []
+    return [
+        NestedSceneAttached(
+            stream_id=scene.scene_id,
+            stream_version=scene.version + 1,
+            movie_id=scene.movie_id,
+            child_scene_id=child_id,
+            start_time_seconds=span[0],
+            end_time_seconds=span[1],
+        ),
+    ]
+
+
+def move_nested(
+    parent: SceneState | None,
+    *,
+    parent_id: UUID,
+    child_id: UUID,
+    movie_id: UUID,
+    span: tuple[int, int],
+) -> list[SceneEvent]:
+    """On the parent's stream: accept a nested scene's new time range if the parent still encloses it."""
+    field_name = "end"
+    if parent is not None:
+        field_name = _outside_field((parent.start_time_seconds, parent.end_time_seconds), span)
+    scene = _check_parent_encloses(parent, parent_id, movie_id, span, field_name=field_name)
+    if scene.children.get(child_id) == span:
+        return []
+    return [
+        NestedSceneMoved(
+            stream_id=scene.scene_id,
+            stream_version=scene.version + 1,
+            movie_id=scene.movie_id,
+            child_scene_id=child_id,
+            start_time_seconds=span[0],
+            end_time_seconds=span[1],
+        ),
+    ]
+
+
+def reconcile_nested(
+    parent: SceneState | None, *, child_id: UUID, child: SceneState | None
+) -> list[SceneEvent]:
+    """On the parent's stream: record what the child really is now (after a failed or partial change).
+
+    No rule is checked: this records facts. A live child of this parent is (re)attached with
+    its current range; a missing or deleted one is detached.
+    """
+    if parent is None or parent.deleted:
+        return []
+    recorded = parent.children.get(child_id)
+    alive = child is not None and not child.deleted and child.parent_scene_id == parent.scene_id
+    if child is not None and alive:
+        span = (child.start_time_seconds, child.end_time_seconds)
+        if recorded == span:
+            return []
+        event_type = NestedSceneMoved if recorded is not None else NestedSceneAttached
+        return [
+            event_type(
+                stream_id=parent.scene_id,
+                stream_version=parent.version + 1,
+                movie_id=parent.movie_id,
+                child_scene_id=child_id,
+                start_time_seconds=span[0],
+                end_time_seconds=span[1],
+            ),
+        ]
+    if recorded is None:
+        return []
+    return [
+        NestedSceneDetached(
+            stream_id=parent.scene_id,
+            stream_version=parent.version + 1,
+            movie_id=parent.movie_id,
+            child_scene_id=child_id,
         ),
     ]
 
@@ -334,6 +749,49 @@ def _(event: SceneDetailsEdited, state: SceneState | None) -> SceneState:
 @apply.register
 def _(event: SceneDeleted, state: SceneState | None) -> SceneState:
     return replace(_existing(state, event), version=event.stream_version, deleted=True)
+
+
+@apply.register
+def _(event: SceneActorAdded, state: SceneState | None) -> SceneState:
+    scene = _existing(state, event)
+    return replace(scene, version=event.stream_version, actors={**scene.actors, event.actor_id: event})
+
+
+@apply.register
+def _(event: SceneActorRemoved, state: SceneState | None) -> SceneState:
+    scene = _existing(state, event)
+    actors = {k: v for k, v in scene.actors.items() if k != event.actor_id}
+    return replace(scene, version=event.stream_version, actors=actors)
+
+
+@apply.register(DialogueAdded)
+@apply.register(DialogueRevised)
+def _(event: DialogueEvent, state: SceneState | None) -> SceneState:
+    scene = _existing(state, event)
+    dialogues = {**scene.dialogues, event.dialogue_id: event}
+    return replace(scene, version=event.stream_version, dialogues=dialogues)
+
+
+@apply.register
+def _(event: DialogueRemoved, state: SceneState | None) -> SceneState:
+    scene = _existing(state, event)
+    dialogues = {k: v for k, v in scene.dialogues.items() if k != event.dialogue_id}
+    return replace(scene, version=event.stream_version, dialogues=dialogues)
+
+
+@apply.register(NestedSceneAttached)
+@apply.register(NestedSceneMoved)
+def _(event: NestedSceneAttached | NestedSceneMoved, state: SceneState | None) -> SceneState:
+    scene = _existing(state, event)
+    children = {**scene.children, event.child_scene_id: (event.start_time_seconds, event.end_time_seconds)}
+    return replace(scene, version=event.stream_version, children=children)
+
+
+@apply.register
+def _(event: NestedSceneDetached, state: SceneState | None) -> SceneState:
+    scene = _existing(state, event)
+    children = {k: v for k, v in scene.children.items() if k != event.child_scene_id}
+    return replace(scene, version=event.stream_version, children=children)
 
 
 def replay(events: Sequence[DomainEvent]) -> SceneState | None:

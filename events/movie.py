@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import Annotated, ClassVar
+from uuid import UUID
 
 from pydantic import Field
 
@@ -51,3 +52,39 @@ class MovieRemoved(MovieEvent):
     """A movie left the catalogue."""
 
     event_type: ClassVar[str] = "MovieRemoved"
+
+
+class MovieGenresAssigned(MovieEvent):
+    """A movie's genres were set as a whole: the list, and which of them is the primary genre.
+
+    An empty list clears the genres (and then there is no primary genre).
+    """
+
+    event_type: ClassVar[str] = "MovieGenresAssigned"
+
+    genre_ids: tuple[UUID, ...] = ()
+    primary_genre_id: UUID | None = None
+
+
+class ProductionInfo(DomainEvent):
+    """How a movie was made, carried whole by each recording (the Movie DB's production_info)."""
+
+    production_companies: tuple[Annotated[str, Field(min_length=1, max_length=255)], ...] = Field(
+        default=(), max_length=50
+    )
+    studio: str | None = Field(default=None, max_length=255)
+    filming_locations: tuple[Annotated[str, Field(min_length=1, max_length=255)], ...] = Field(
+        default=(), max_length=50
+    )
+    filming_start_date: date | None = None
+    filming_end_date: date | None = None
+    film_format: str | None = Field(default=None, max_length=50)
+    aspect_ratio: str | None = Field(default=None, max_length=10)
+    original_language: str | None = Field(default=None, max_length=10)
+    notes: str | None = Field(default=None, max_length=10_000)
+
+
+class MovieProductionInfoRecorded(MovieEvent, ProductionInfo):
+    """A movie's production information was recorded (all fields carried, changed or not)."""
+
+    event_type: ClassVar[str] = "MovieProductionInfoRecorded"

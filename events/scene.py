@@ -1,4 +1,4 @@
-"""Events of the Scene service: a scene's life from creation to deletion."""
+"""Events of the Scene service: scenes, their cast and dialogues, nesting, and parallel groups."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from pydantic import Field
 from events.base import DomainEvent
 
 SceneType = Literal["primary", "nested", "parallel"]
+DialogueType = Literal["monologue", "conversation", "narration"]
+RelationType = Literal["split_screen", "parallel_narrative", "overlapping_events"]
+DisplayPosition = Literal["top", "bottom", "left", "right"]
+NarrativeRole = Literal["main", "subplot", "context"]
 
 
 class SceneEvent(DomainEvent):
@@ -99,6 +103,90 @@ class SceneActorRemoved(SceneEvent):
     actor_id: UUID
 
 
+class DialogueEvent(SceneEvent):
+    """A dialogue line of the scene, carried whole (added or revised): the scene_dialogues columns."""
+
+    dialogue_id: UUID
+    actor_id: UUID
+    character_name: str | None = Field(default=None, max_length=255)
+    dialogue_text: str = Field(min_length=1)
+    start_time_offset: int | None = Field(default=None, ge=0, le=86400)
+    duration_seconds: int | None = Field(default=None, ge=0, le=86400)
+    is_memorable_quote: bool = False
+    dialogue_type: DialogueType | None = None
+    emotional_tone: str | None = Field(default=None, max_length=50)
+    language: str = Field(default="ja", min_length=1, max_length=10)
+    subtitle_text: str | None = None
+
+    CONTENT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "actor_id",
+        "character_name",
+        "dialogue_text",
+        "start_time_offset",
+        "duration_seconds",
+        "is_memorable_quote",
+        "dialogue_type",
+        "emotional_tone",
+        "language",
+        "subtitle_text",
+    )
+
+
+class DialogueAdded(DialogueEvent):
+    """A dialogue line was added to the scene."""
+
+    event_type: ClassVar[str] = "DialogueAdded"
+
+
+class DialogueRevised(DialogueEvent):
+    """A dialogue line changed (every field is carried, changed or not)."""
+
+    event_type: ClassVar[str] = "DialogueRevised"
+
+
+class DialogueRemoved(SceneEvent):
+    """A dialogue line was removed from the scene."""
+
+    event_type: ClassVar[str] = "DialogueRemoved"
+
+    dialogue_id: UUID
+
+
+class NestedSceneEvent(SceneEvent):
+    """Bookkeeping on a parent scene's stream about one of its nested scenes.
+
+    The parent's stream is where the nesting relation is decided: a nested scene is attached,
+    moved and detached there first, so a retime or deletion of the parent and a change of the
+    child are serialised by the parent's stream version (see ``commands.scene_handlers``).
+    """
+
+    child_scene_id: UUID
+
+
+class NestedSceneAttached(NestedSceneEvent):
+    """A nested scene was placed inside this scene."""
+
+    event_type: ClassVar[str] = "NestedSceneAttached"
+
+    start_time_seconds: int = Field(ge=0, le=86400)
+    end_time_seconds: int = Field(ge=0, le=86400)
+
+
+class NestedSceneMoved(NestedSceneEvent):
+    """A nested scene of this scene got a new time range."""
+
+    event_type: ClassVar[str] = "NestedSceneMoved"
+
+    start_time_seconds: int = Field(ge=0, le=86400)
+    end_time_seconds: int = Field(ge=0, le=86400)
+
+
+class NestedSceneDetached(NestedSceneEvent):
+    """A nested scene of this scene is gone (deleted, or its creation failed)."""
+
+    event_type: ClassVar[str] = "NestedSceneDetached"
+
+
 SCENE_EVENTS: tuple[type[SceneEvent], ...] = (
     SceneCreated,
     SceneRetimed,
@@ -107,4 +195,72 @@ SCENE_EVENTS: tuple[type[SceneEvent], ...] = (
     SceneDeleted,
     SceneActorAdded,
     SceneActorRemoved,
+    DialogueAdded,
+    DialogueRevised,
+    DialogueRemoved,
+    NestedSceneAttached,
+    NestedSceneMoved,
+    NestedSceneDetached,
+)
+
+
+class ParallelGroupEvent(DomainEvent):
+    """An event of a parallel scene group's stream; keyed by its movie, like the movie's scenes.
+
+    Sharing the key puts a group's events in the same partition as its scenes' events, in
+    the order they were written.
+    """
+
+    stream_type: ClassVar[str] = "parallel_group"
+
+    movie_id: UUID
+
+    def partition_key(self) -> str:
+        """Parallel group events are keyed by movie id (ordered with the movie's scene events)."""
+        return str(self.movie_id)
+
+
+class ParallelGroupCreated(ParallelGroupEvent):
+    """Scenes of a movie that run at the same time got a group (split screen, cross-cutting...)."""
+
+    event_type: ClassVar[str] = "ParallelGroupCreated"
+
+    group_name: str | None = Field(default=None, max_length=255)
+    start_time_seconds: int = Field(ge=0, le=86400)
+    end_time_seconds: int = Field(ge=0, le=86400)
+    input_format: dict[str, str] = Field(default_factory=dict)
+    relation_type: RelationType
+    description: str | None = None
+    narrative_purpose: str | None = None
+
+
+class SceneAddedToParallelGroup(ParallelGroupEvent):
+    """A scene became a member of the group."""
+
+    event_type: ClassVar[str] = "SceneAddedToParallelGroup"
+
+    scene_id: UUID
+    display_position: DisplayPosition | None = None
+    narrative_role: NarrativeRole | None = None
+
+
+class SceneRemovedFromParallelGroup(ParallelGroupEvent):
+    """A scene left the group."""
+
+    event_type: ClassVar[str] = "SceneRemovedFromParallelGroup"
+
+    scene_id: UUID
+
+
+class ParallelGroupDissolved(ParallelGroupEvent):
+    """The group was dissolved; its scenes stay."""
+
+    event_type: ClassVar[str] = "ParallelGroupDissolved"
+
+
+PARALLEL_GROUP_EVENTS: tuple[type[ParallelGroupEvent], ...] = (
+    ParallelGroupCreated,
+    SceneAddedToParallelGroup,
+    SceneRemovedFromParallelGroup,
+    ParallelGroupDissolved,
 )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import ClassVar, Literal
+from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from events.base import DomainEvent
 
@@ -35,3 +36,138 @@ class UserDeactivated(UserEvent):
     """A user can no longer act (``is_active`` false); their data stays."""
 
     event_type: ClassVar[str] = "UserDeactivated"
+
+
+# Events added by the User service (the two above are the shared contract).
+
+WatchStatus = Literal["want_to_watch", "watching", "watched", "dropped"]
+InteractionType = Literal["view", "like", "favorite", "share", "comment"]
+
+
+class UserPasswordChanged(UserEvent):
+    """A user's password changed; like registration, only its hash is carried."""
+
+    event_type: ClassVar[str] = "UserPasswordChanged"
+
+    password_hash: str = Field(max_length=255)
+
+
+class UserRoleChanged(UserEvent):
+    """A user was given another role."""
+
+    event_type: ClassVar[str] = "UserRoleChanged"
+
+    role: UserRole
+
+
+class UserVerified(UserEvent):
+    """A user's account was verified (``is_verified`` true)."""
+
+    event_type: ClassVar[str] = "UserVerified"
+
+
+class UserLoggedIn(UserEvent):
+    """A user logged in; ``occurred_at`` is the log-in time."""
+
+    event_type: ClassVar[str] = "UserLoggedIn"
+
+
+class UserProfileUpdated(UserEvent):
+    """A user's public profile changed; carries every profile field as it now is."""
+
+    event_type: ClassVar[str] = "UserProfileUpdated"
+
+    display_name: str | None = Field(default=None, max_length=100)
+    avatar_url: str | None = Field(default=None, max_length=500)
+    bio: str | None = Field(default=None, max_length=2000)
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    favourite_genre_ids: tuple[UUID, ...] = ()
+
+
+class UserPreferencesSet(UserEvent):
+    """A user's settings and preferences were replaced; carries all of them as they now are."""
+
+    event_type: ClassVar[str] = "UserPreferencesSet"
+
+    language: str = Field(max_length=10)
+    timezone: str = Field(max_length=50)
+    preferred_languages: tuple[str, ...] = ()
+    show_spoilers: bool = False
+    preferred_level1_classes: tuple[str, ...] = ()
+    email_notifications: bool = True
+    push_notifications: bool = False
+    notify_watch_list_updates: bool = True
+    notify_review_replies: bool = True
+
+
+class MovieAddedToWatchList(UserEvent):
+    """A movie was put on the user's watch list (one entry per movie)."""
+
+    event_type: ClassVar[str] = "MovieAddedToWatchList"
+
+    entry_id: UUID
+    movie_id: UUID
+    status: WatchStatus = "want_to_watch"
+    priority: int = Field(default=5, ge=1, le=10)
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class WatchListEntryUpdated(UserEvent):
+    """A watch-list entry changed; carries every field of the entry as it now is."""
+
+    event_type: ClassVar[str] = "WatchListEntryUpdated"
+
+    movie_id: UUID
+    status: WatchStatus
+    priority: int = Field(ge=1, le=10)
+    watched_scenes_count: int = Field(ge=0)
+    last_watched_scene_id: UUID | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class MovieRemovedFromWatchList(UserEvent):
+    """A movie left the user's watch list."""
+
+    event_type: ClassVar[str] = "MovieRemovedFromWatchList"
+
+    movie_id: UUID
+
+
+class SceneInteractionRecorded(UserEvent):
+    """A user viewed, liked, favourited, shared or commented on a scene (once per kind and scene)."""
+
+    event_type: ClassVar[str] = "SceneInteractionRecorded"
+
+    interaction_id: UUID
+    scene_id: UUID
+    interaction_type: InteractionType
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class SceneInteractionWithdrawn(UserEvent):
+    """A user took back an interaction with a scene (an unlike, an unfavourite, ...)."""
+
+    event_type: ClassVar[str] = "SceneInteractionWithdrawn"
+
+    scene_id: UUID
+    interaction_type: InteractionType
+
+
+USER_EVENTS: tuple[type[UserEvent], ...] = (
+    UserRegistered,
+    UserDeactivated,
+    UserPasswordChanged,
+    UserRoleChanged,
+    UserVerified,
+    UserLoggedIn,
+    UserProfileUpdated,
+    UserPreferencesSet,
+    MovieAddedToWatchList,
+    WatchListEntryUpdated,
+    MovieRemovedFromWatchList,
+    SceneInteractionRecorded,
+    SceneInteractionWithdrawn,
+)

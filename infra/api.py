@@ -8,7 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from commands.errors import ConcurrencyConflictError, DomainError, StreamNotFoundError, UniqueKeyTakenError
+from commands.errors import (
+    ConcurrencyConflictError,
+    DomainError,
+    PermissionDeniedError,
+    StreamNotFoundError,
+    UniqueKeyTakenError,
+)
 from commands.handlers import CommandBus
 from infra.services import ServiceSpec
 from read_models.engines import ReadEngines
@@ -29,6 +35,8 @@ def create_app(bus: CommandBus, engines: ReadEngines, services: Sequence[Service
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         if isinstance(exc, StreamNotFoundError) and not exc.referenced:
             return _error(404, exc.field, exc.reason, "not_found")
+        if isinstance(exc, PermissionDeniedError):
+            return _error(403, exc.field, exc.reason, "forbidden")
         if isinstance(exc, ConcurrencyConflictError | UniqueKeyTakenError):
             return _error(409, exc.field, exc.reason, "conflict")
         return _error(422, exc.field, exc.reason, "domain_error")

@@ -1,7 +1,9 @@
-"""Queries over the ``scenes`` read model (SQLAlchemy Core: every client value is a bound parameter)."""
+"""Queries over the Scene service's read model (SQLAlchemy Core: every client value is a bound parameter)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -9,18 +11,21 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     Column,
     DateTime,
+    ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    case,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 metadata = MetaData()
 
@@ -48,11 +53,137 @@ scenes = Table(
     Column("version", Integer, nullable=False),
 )
 
+scene_actors = Table(
+    "scene_actors",
+    metadata,
+    Column("id", PGUUID(as_uuid=True), primary_key=True),
+    Column("scene_id", PGUUID(as_uuid=True), ForeignKey("scenes.id"), nullable=False),
+    Column("actor_id", PGUUID(as_uuid=True), nullable=False),
+    Column("character_name", String(255)),
+    Column("role_type", String(50)),
+    Column("screen_time_seconds", Integer),
+    Column("created_at", DateTime(timezone=True)),
+)
 
-class SceneView(BaseModel):
-    """A scene as the read API returns it."""
+scene_dialogues = Table(
+    "scene_dialogues",
+    metadata,
+    Column("id", PGUUID(as_uuid=True), primary_key=True),
+    Column("scene_id", PGUUID(as_uuid=True), ForeignKey("scenes.id"), nullable=False),
+    Column("actor_id", PGUUID(as_uuid=True), nullable=False),
+    Column("character_name", String(255)),
+    Column("dialogue_text", Text, nullable=False),
+    Column("start_time_offset", Integer),
+    Column("duration_seconds", Integer),
+    Column("is_memorable_quote", Boolean),
+    Column("dialogue_type", String(50)),
+    Column("emotional_tone", String(50)),
+    Column("language", String(10)),
+    Column("subtitle_text", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
 
+parallel_scene_groups = Table(
+    "parallel_scene_groups",
+    metadata,
+    Column("id", PGUUID(as_uuid=True), primary_key=True),
+    Column("movie_id", PGUUID(as_uuid=True), nullable=False),
+    Column("group_name", String(255)),
+    Column("start_time_seconds", Integer, nullable=False),
+    Column("end_time_seconds", Integer, nullable=False),
+    Column("input_format", JSONB),
+    Column("relation_type", String(50), nullable=False),
+    Column("description", Text),
+    Column("narrative_purpose", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False),
+)
+
+parallel_scene_members = Table(
+    "parallel_scene_members",
+    metadata,
+    Column("id", PGUUID(as_uuid=True), primary_key=True),
+    Column("group_id", PGUUID(as_uuid=True), ForeignKey("parallel_scene_groups.id"), nullable=False),
+    Column("scene_id", PGUUID(as_uuid=True), ForeignKey("scenes.id"), nullable=False),
+    Column("display_position", String(50)),
+    Column("narrative_role", String(50)),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+movie_scene_stats = Table(
+    "movie_scene_stats",
+    metadata,
+    Column("movie_id", PGUUID(as_uuid=True), primary_key=True),
+    Column("total_scenes", Integer, nullable=False),
+    Column("total_duration_seconds", Integer, nullable=False),
+    Column("action_scenes_count", Integer, nullable=False),
+    Column("romance_scenes_count", Integer, nullable=False),
+    Column("dialogue_scenes_count", Integer, nullable=False),
+    Column("comedy_scenes_count", Integer, nullable=False),
+    Column("drama_scenes_count", Integer, nullable=False),
+    Column("suspense_scenes_count", Integer, nullable=False),
+    Column("other_scenes_count", Integer, nullable=False),
+    Column("memorable_quotes_count", Integer, nullable=False),
+    Column("total_dialogues_count", Integer, nullable=False),
+    Column("unique_actors_count", Integer, nullable=False),
+    Column("last_updated", DateTime(timezone=True)),
+)
+
+external_movies_cache = Table(
+    "external_movies_cache",
+    metadata,
+    Column("id", PGUUID(as_uuid=True), primary_key=True),
+    Column("title", String(500), nullable=False),
+    Column("is_public", Boolean, nullable=False),
+)
+
+external_actors_cache = Table(
+    "external_actors_cache",
+    metadata,
+    Column("id", PGUUID(as_uuid=True), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("name_kana", String(255)),
+)
+
+
+class _View(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class SceneActorView(_View):
+    """An actor in a scene; ``actor_name`` comes from the actors cache (``None`` if unknown there)."""
+
+    actor_id: UUID
+    actor_name: str | None
+    character_name: str | None
+    role_type: str | None
+    screen_time_seconds: int | None
+    created_at: datetime
+
+
+class DialogueView(_View):
+    """A dialogue line; ``speaker_name`` comes from the actors cache (``None`` if unknown there)."""
+
+    id: UUID
+    scene_id: UUID
+    actor_id: UUID
+    speaker_name: str | None
+    character_name: str | None
+    dialogue_text: str
+    start_time_offset: int | None
+    duration_seconds: int | None
+    is_memorable_quote: bool
+    dialogue_type: str | None
+    emotional_tone: str | None
+    language: str | None
+    subtitle_text: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SceneView(_View):
+    """A scene as the read API returns it, with its cast and dialogue lines."""
 
     id: UUID
     movie_id: UUID
@@ -73,28 +204,151 @@ class SceneView(BaseModel):
     updated_at: datetime
     created_by: UUID | None
     version: int
+    actors: list[SceneActorView] = []
+    dialogues: list[DialogueView] = []
 
 
-def _view(row: Any) -> SceneView:  # noqa: ANN401  a SQLAlchemy Row
-    data = dict(row._mapping)  # noqa: SLF001  Row's public mapping view
+class MovieSceneStatsView(_View):
+    """A movie's scene statistics (the design's movie_scene_stats)."""
+
+    movie_id: UUID
+    total_scenes: int
+    total_duration_seconds: int
+    action_scenes_count: int
+    romance_scenes_count: int
+    dialogue_scenes_count: int
+    comedy_scenes_count: int
+    drama_scenes_count: int
+    suspense_scenes_count: int
+    other_scenes_count: int
+    memorable_quotes_count: int
+    total_dialogues_count: int
+    unique_actors_count: int
+    last_updated: datetime | None
+
+
+class ParallelMemberView(_View):
+    """A scene of a parallel group."""
+
+    scene_id: UUID
+    display_position: str | None
+    narrative_role: str | None
+    created_at: datetime
+
+
+class ParallelGroupView(_View):
+    """A parallel scene group with its members (ordered by the member scenes' start)."""
+
+    id: UUID
+    movie_id: UUID
+    group_name: str | None
+    start_time_seconds: int
+    end_time_seconds: int
+    relation_type: str
+    description: str | None
+    narrative_purpose: str | None
+    created_at: datetime
+    version: int
+    members: list[ParallelMemberView]
+
+
+def _mapping(row: Any) -> dict[str, Any]:  # noqa: ANN401  a SQLAlchemy Row
+    return dict(row._mapping)  # noqa: SLF001  Row's public mapping view
+
+
+def _scene_view(
+    row: Any,  # noqa: ANN401  a SQLAlchemy Row
+    actors: Sequence[SceneActorView],
+    dialogues: Sequence[DialogueView],
+) -> SceneView:
+    data = _mapping(row)
     data["tags"] = data["tags"] or []
     data["emotional_tags"] = data["emotional_tags"] or []
     data["input_format"] = data["input_format"] or {}
     data["scene_type"] = data["scene_type"] or "primary"
+    data["actors"] = list(actors)
+    data["dialogues"] = list(dialogues)
     return SceneView.model_validate(data)
 
 
+_ROLE_ORDER = case({"primary": 0, "supporting": 1, "cameo": 2}, value=scene_actors.c.role_type, else_=3)
+
+
+async def _actors_of(conn: AsyncConnection, scene_ids: Sequence[UUID]) -> dict[UUID, list[SceneActorView]]:
+    query = (
+        select(
+            scene_actors.c.scene_id,
+            scene_actors.c.actor_id,
+            external_actors_cache.c.name.label("actor_name"),
+            scene_actors.c.character_name,
+            scene_actors.c.role_type,
+            scene_actors.c.screen_time_seconds,
+            scene_actors.c.created_at,
+        )
+        .select_from(
+            scene_actors.outerjoin(
+                external_actors_cache, external_actors_cache.c.id == scene_actors.c.actor_id
+            )
+        )
+        .where(scene_actors.c.scene_id.in_(scene_ids))
+        .order_by(scene_actors.c.scene_id, _ROLE_ORDER, scene_actors.c.created_at, scene_actors.c.actor_id)
+    )
+    found: dict[UUID, list[SceneActorView]] = defaultdict(list)
+    for row in (await conn.execute(query)).all():
+        data = _mapping(row)
+        found[data.pop("scene_id")].append(SceneActorView.model_validate(data))
+    return found
+
+
+async def _dialogues_of(conn: AsyncConnection, scene_ids: Sequence[UUID]) -> dict[UUID, list[DialogueView]]:
+    query = (
+        select(scene_dialogues, external_actors_cache.c.name.label("speaker_name"))
+        .select_from(
+            scene_dialogues.outerjoin(
+                external_actors_cache, external_actors_cache.c.id == scene_dialogues.c.actor_id
+            )
+        )
+        .where(scene_dialogues.c.scene_id.in_(scene_ids))
+        .order_by(
+            scene_dialogues.c.scene_id,
+            scene_dialogues.c.start_time_offset.asc().nulls_last(),
+            scene_dialogues.c.created_at,
+            scene_dialogues.c.id,
+        )
+    )
+    found: dict[UUID, list[DialogueView]] = defaultdict(list)
+    for row in (await conn.execute(query)).all():
+        data = _mapping(row)
+        data["is_memorable_quote"] = bool(data["is_memorable_quote"])
+        found[data["scene_id"]].append(DialogueView.model_validate(data))
+    return found
+
+
 class SceneQueries:
-    """Reads of the Scene service's read model."""
+    """Reads of the Scene service's read model.
+
+    A read of several tables runs in one REPEATABLE READ transaction: a scene and its cast
+    and lines come from the same snapshot, never half of a projection's commit.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    async def _scenes_with_details(self, conn: AsyncConnection, rows: Sequence[Any]) -> list[SceneView]:
+        ids = [r.id for r in rows]
+        actors = await _actors_of(conn, ids) if ids else {}
+        dialogues = await _dialogues_of(conn, ids) if ids else {}
+        return [_scene_view(r, actors.get(r.id, []), dialogues.get(r.id, [])) for r in rows]
+
     async def get(self, scene_id: UUID) -> SceneView | None:
-        """Return one scene, or ``None``."""
-        async with self._engine.connect() as conn:
+        """Return one scene with its cast and dialogue lines, or ``None``."""
+        async with self._engine.connect() as raw:
+            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
             row = (await conn.execute(select(scenes).where(scenes.c.id == scene_id))).first()
-        return _view(row) if row else None
+            if row is None:
+                return None
+            [scene] = await self._scenes_with_details(conn, [row])
+        return scene
 
     async def by_movie(self, movie_id: UUID, *, limit: int = 100, offset: int = 0) -> list[SceneView]:
         """Return a movie's scenes ordered by start time (then end time and id, for stable pages)."""
@@ -105,6 +359,82 @@ class SceneQueries:
             .limit(limit)
             .offset(offset)
         )
-        async with self._engine.connect() as conn:
+        async with self._engine.connect() as raw:
+            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
             rows = (await conn.execute(query)).all()
-        return [_view(r) for r in rows]
+            return await self._scenes_with_details(conn, rows)
+
+    async def dialogues(self, scene_id: UUID) -> list[DialogueView] | None:
+        """Return a scene's dialogue lines in time order, or ``None`` if there is no such scene."""
+        async with self._engine.connect() as raw:
+            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
+            exists = (await conn.execute(select(scenes.c.id).where(scenes.c.id == scene_id))).first()
+            if exists is None:
+                return None
+            return (await _dialogues_of(conn, [scene_id])).get(scene_id, [])
+
+    async def movie_stats(self, movie_id: UUID) -> MovieSceneStatsView | None:
+        """Return a movie's scene statistics: zeros for a known movie without scenes, else ``None``."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(movie_scene_stats).where(movie_scene_stats.c.movie_id == movie_id))
+            ).first()
+            if row is not None:
+                return MovieSceneStatsView.model_validate(_mapping(row))
+            known = (
+                await conn.execute(
+                    select(external_movies_cache.c.id).where(external_movies_cache.c.id == movie_id)
+                )
+            ).first()
+        if known is None:
+            return None
+        counters = {c.name: 0 for c in movie_scene_stats.c if c.name not in {"movie_id", "last_updated"}}
+        return MovieSceneStatsView.model_validate({"movie_id": movie_id, "last_updated": None, **counters})
+
+    async def _groups(self, where: Any) -> list[ParallelGroupView]:  # noqa: ANN401  a SQL expression
+        groups_query = (
+            select(parallel_scene_groups)
+            .where(where)
+            .order_by(
+                parallel_scene_groups.c.start_time_seconds,
+                parallel_scene_groups.c.end_time_seconds,
+                parallel_scene_groups.c.id,
+            )
+        )
+        async with self._engine.connect() as raw:
+            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
+            groups = (await conn.execute(groups_query)).all()
+            ids = [g.id for g in groups]
+            members_query = (
+                select(
+                    parallel_scene_members.c.group_id,
+                    parallel_scene_members.c.scene_id,
+                    parallel_scene_members.c.display_position,
+                    parallel_scene_members.c.narrative_role,
+                    parallel_scene_members.c.created_at,
+                )
+                .select_from(
+                    parallel_scene_members.join(scenes, scenes.c.id == parallel_scene_members.c.scene_id)
+                )
+                .where(parallel_scene_members.c.group_id.in_(ids))
+                .order_by(scenes.c.start_time_seconds, scenes.c.end_time_seconds, scenes.c.id)
+            )
+            members: dict[UUID, list[ParallelMemberView]] = defaultdict(list)
+            for row in (await conn.execute(members_query)).all() if ids else []:
+                data = _mapping(row)
+                members[data.pop("group_id")].append(ParallelMemberView.model_validate(data))
+        views = []
+        for group in groups:
+            data = _mapping(group)
+            data.pop("input_format", None)
+            views.append(ParallelGroupView.model_validate({**data, "members": members.get(group.id, [])}))
+        return views
+
+    async def parallel_groups(self, movie_id: UUID) -> list[ParallelGroupView]:
+        """Return a movie's parallel groups ordered by start time, each with its members."""
+        return await self._groups(parallel_scene_groups.c.movie_id == movie_id)
+
+    async def parallel_group(self, group_id: UUID) -> ParallelGroupView | None:
+        """Return one parallel group with its members, or ``None``."""
+        found = await self._groups(parallel_scene_groups.c.id == group_id)
+        return found[0] if found else None

@@ -1,14 +1,23 @@
-"""The Actor service (being built: events only so far)."""
+"""The Actor service: actors, their filmography, relationships and character roles, with their figures."""
 
 from __future__ import annotations
 
-from events.actor import ActorProfileRevised, ActorRegistered, ActorRemoved
-from infra.services.base import ServiceSpec
+from commands.actor_handlers import ACTOR_HANDLERS
+from events.actor import ACTOR_EVENTS
+from infra.http.actors import actor_router
+from infra.services.base import ProjectionSpec, ServiceSpec
+from projections.actors import ACTOR_HANDLERS as ACTOR_APPLY
+from projections.actors import ACTOR_TOPICS
+from projections.runner import Projection
+
+ACTORS_PROJECTION = Projection(name="actors", handlers=ACTOR_APPLY)
 
 SERVICE = ServiceSpec(
     name="actor",
     topic="actors.events",
     stream_types=("actor",),
-    event_classes=(ActorRegistered, ActorProfileRevised, ActorRemoved),
-    command_handlers={},
+    event_classes=ACTOR_EVENTS,
+    command_handlers=ACTOR_HANDLERS,
+    projections=(ProjectionSpec(ACTORS_PROJECTION, topics=ACTOR_TOPICS),),
+    router=actor_router,
 )

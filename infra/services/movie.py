@@ -1,14 +1,34 @@
-"""The Movie service (being built: events only so far)."""
+"""The Movie service: the catalogue of movies, genres and production info, with scene and rating figures."""
 
 from __future__ import annotations
 
-from events.movie import MovieDetailsRevised, MovieRegistered, MovieRemoved
-from infra.services.base import ServiceSpec
+from commands.movie_handlers import MOVIE_HANDLERS
+from events.movie import (
+    MovieDetailsRevised,
+    MovieGenresAssigned,
+    MovieProductionInfoRecorded,
+    MovieRegistered,
+    MovieRemoved,
+)
+from infra.http.movies import movie_router
+from infra.services.base import ProjectionSpec, ServiceSpec
+from projections.movies import MOVIE_APPLY, TOPICS
+from projections.runner import Projection
+
+MOVIES_PROJECTION = Projection(name="movies", handlers=MOVIE_APPLY)
 
 SERVICE = ServiceSpec(
     name="movie",
     topic="movies.events",
     stream_types=("movie",),
-    event_classes=(MovieRegistered, MovieDetailsRevised, MovieRemoved),
-    command_handlers={},
+    event_classes=(
+        MovieRegistered,
+        MovieDetailsRevised,
+        MovieGenresAssigned,
+        MovieProductionInfoRecorded,
+        MovieRemoved,
+    ),
+    command_handlers=MOVIE_HANDLERS,
+    projections=(ProjectionSpec(MOVIES_PROJECTION, topics=TOPICS),),
+    router=movie_router,
 )

@@ -81,6 +81,20 @@ def fx_system_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) 
     assert code == 0, log.read_text()[-3000:]
 
 
+def _movie(url: str) -> str:
+    """Register a movie through the Movie service's route: scenes may only be created for one."""
+    response = httpx.post(f"{url}/movies", json={"title": "時をかける少女"})
+    assert response.status_code == 202, response.text
+    return str(response.json()["stream_id"])
+
+
+def _actor(url: str) -> str:
+    """Register an actor (unique name: the Actor service claims names) through its route."""
+    response = httpx.post(f"{url}/actors", json={"name": f"仲里依紗 {uuid4().hex[:8]}"})
+    assert response.status_code == 202, response.text
+    return str(response.json()["stream_id"])
+
+
 def _wait_for_scene(url: str, scene_id: str, version: int = 1) -> dict[str, object]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -92,7 +106,7 @@ def _wait_for_scene(url: str, scene_id: str, version: int = 1) -> dict[str, obje
 
 
 def test_http_create_then_read(system_url: str) -> None:
-    movie = str(uuid4())
+    movie = _movie(system_url)
     response = httpx.post(
         f"{system_url}/scenes",
         json={"movie_id": movie, "start": "012345", "end": "+105", "classification": "L2-3", "tags": ["雨"]},
@@ -126,7 +140,7 @@ def test_http_malformed_body_is_422(system_url: str) -> None:
 def test_http_stale_version_is_409(system_url: str) -> None:
     created = httpx.post(
         f"{system_url}/scenes",
-        json={"movie_id": str(uuid4()), "start": "10", "end": "20", "classification": "S1"},
+        json={"movie_id": _movie(system_url), "start": "10", "end": "20", "classification": "S1"},
     ).json()
     scene_id = created["stream_id"]
     assert (
@@ -148,7 +162,7 @@ def test_http_unknown_scene_is_404(system_url: str) -> None:
 def test_http_retry_with_same_idempotency_key_applies_once(system_url: str) -> None:
     created = httpx.post(
         f"{system_url}/scenes",
-        json={"movie_id": str(uuid4()), "start": "10", "end": "20", "classification": "S1"},
+        json={"movie_id": _movie(system_url), "start": "10", "end": "20", "classification": "S1"},
     ).json()
     key = str(uuid4())
     first = httpx.put(
@@ -166,7 +180,7 @@ def test_http_retry_with_same_idempotency_key_applies_once(system_url: str) -> N
 
 
 def test_cli_create_is_projected(system_url: str, settings: Settings) -> None:
-    movie = str(uuid4())
+    movie = _movie(system_url)
     done = _cli(
         settings, "scenes", "create", "--movie", movie, "--start", "1:00:00", "--end", "+30", "--class", "R2"
     )
@@ -194,8 +208,51 @@ def test_cli_bad_uuid_exits_2(settings: Settings) -> None:
     assert done.returncode == 2
 
 
+def test_http_scene_of_an_unknown_movie_is_422(system_url: str) -> None:
+    response = httpx.post(
+        f"{system_url}/scenes",
+        json={"movie_id": str(uuid4()), "start": "10", "end": "20", "classification": "S1"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "movie_id"]
+
+
+def test_http_cast_and_dialogue_show_on_the_scene(system_url: str) -> None:
+    movie, actor = _movie(system_url), _actor(system_url)
+    scene_id = httpx.post(
+        f"{system_url}/scenes",
+        json={"movie_id": movie, "start": "10", "end": "+100", "classification": "R1"},
+    ).json()["stream_id"]
+    cast = httpx.post(
+        f"{system_url}/scenes/{scene_id}/actors", json={"actor_id": actor, "role_type": "primary"}
+    )
+    assert cast.status_code == 202, cast.text
+    line = httpx.post(
+        f"{system_url}/scenes/{scene_id}/dialogues",
+        json={"actor_id": actor, "dialogue_text": "未来で待ってる", "is_memorable_quote": True},
+    )
+    assert line.status_code == 202, line.text
+    scene = _wait_for_scene(system_url, scene_id, version=3)
+    actors, dialogues = scene["actors"], scene["dialogues"]
+    assert isinstance(actors, list)
+    assert isinstance(dialogues, list)
+    assert [a["actor_id"] for a in actors] == [actor]
+    assert [d["dialogue_text"] for d in dialogues] == ["未来で待ってる"]
+    stats = httpx.get(f"{system_url}/movies/{movie}/scene-stats").json()
+    assert (stats["total_scenes"], stats["memorable_quotes_count"]) == (1, 1)
+
+
 def test_openapi_document_is_served(system_url: str) -> None:
     spec = httpx.get(f"{system_url}/openapi.json").json()
-    assert {"/scenes", "/scenes/{scene_id}", "/movies/{movie_id}/scenes"} <= set(spec["paths"])
+    assert {
+        "/scenes",
+        "/scenes/{scene_id}",
+        "/movies/{movie_id}/scenes",
+        "/scenes/{scene_id}/actors",
+        "/scenes/{scene_id}/dialogues",
+        "/movies/{movie_id}/scene-stats",
+        "/parallel-groups",
+        "/movies/{movie_id}/parallel-groups",
+    } <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/scenes/{scene_id}/time"]["put"]["parameters"]}
     assert "Idempotency-Key" in params

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from commands.errors import ConcurrencyConflictError
 from commands.scene import CreateScene, ReclassifyScene, RetimeScene
 from events.base import EventMetadata
+from events.movie import MovieRegistered
 from infra.bootstrap import System
 from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ
 from read_models.scenes import SceneView
@@ -21,9 +22,20 @@ from tests.integration.conftest import header, read_topic
 pytestmark = pytest.mark.integration
 
 
-def _create(movie_id: UUID | None = None) -> CreateScene:
+async def register_movie(live: System, title: str = "君の名は。") -> UUID:
+    """Append a movie's registration to the log: scenes may only be created for a registered movie."""
+    movie_id = uuid4()
+    await live.event_store.append(
+        [MovieRegistered(stream_id=movie_id, stream_version=1, title=title)],
+        expected_version=0,
+        metadata=EventMetadata(),
+    )
+    return movie_id
+
+
+def _create(movie_id: UUID) -> CreateScene:
     return CreateScene(
-        movie_id=movie_id or uuid4(),
+        movie_id=movie_id,
         start="012345",
         end="+105",
         classification="L2-3",
@@ -39,7 +51,7 @@ async def _scene(live: System, scene_id: UUID, version: int = 1) -> SceneView | 
 
 
 async def test_command_lands_in_saga_events_with_metadata(live: System) -> None:
-    cmd = _create()
+    cmd = _create(await register_movie(live))
     user = uuid4()
     await live.bus.dispatch(
         cmd, EventMetadata(user_id=user, user_role="professional", client_addr="127.0.0.1")
@@ -57,7 +69,7 @@ async def test_command_lands_in_saga_events_with_metadata(live: System) -> None:
 
 
 async def test_event_reaches_kafka_with_cloudevents_headers(live: System) -> None:
-    cmd = _create()
+    cmd = _create(await register_movie(live))
     await live.bus.dispatch(cmd)
     [recorded] = await live.event_store.read_stream(cmd.scene_id)
     event_id = str(recorded.event.event_id)
@@ -79,7 +91,7 @@ async def test_event_reaches_kafka_with_cloudevents_headers(live: System) -> Non
 
 
 async def test_created_scene_appears_in_read_model(live: System) -> None:
-    cmd = _create()
+    cmd = _create(await register_movie(live))
     await live.bus.dispatch(cmd)
     scene = await eventually(lambda: _scene(live, cmd.scene_id))
     assert isinstance(scene, SceneView)
@@ -94,7 +106,7 @@ async def test_created_scene_appears_in_read_model(live: System) -> None:
 
 
 async def test_movie_scenes_are_ordered_by_start(live: System) -> None:
-    movie = uuid4()
+    movie = await register_movie(live)
     late = CreateScene(movie_id=movie, start="2:00", end="2:30", classification="A1")
     early = CreateScene(movie_id=movie, start="1:00", end="1:30", classification="R2")
     await live.bus.dispatch(late)
@@ -109,7 +121,7 @@ async def test_movie_scenes_are_ordered_by_start(live: System) -> None:
 
 
 async def test_stale_expected_version_is_rejected_and_nothing_is_written(live: System) -> None:
-    cmd = _create()
+    cmd = _create(await register_movie(live))
     await live.bus.dispatch(cmd)
     await live.bus.dispatch(RetimeScene(scene_id=cmd.scene_id, start="1", end="2"))
     with pytest.raises(ConcurrencyConflictError):
@@ -124,7 +136,7 @@ async def test_stale_expected_version_is_rejected_and_nothing_is_written(live: S
 
 async def test_redelivered_message_leaves_read_model_unchanged(live: System) -> None:
     settings = live.settings
-    cmd = _create()
+    cmd = _create(await register_movie(live))
     await live.bus.dispatch(cmd)
     await live.bus.dispatch(RetimeScene(scene_id=cmd.scene_id, start="10", end="20"))
     await live.bus.dispatch(ReclassifyScene(scene_id=cmd.scene_id, classification="A1"))
@@ -181,7 +193,7 @@ async def _produce_command(live: System, body: bytes) -> None:
 
 
 async def test_command_from_kafka_topic_reaches_read_model(live: System) -> None:
-    scene_id, movie_id = uuid4(), uuid4()
+    scene_id, movie_id = uuid4(), await register_movie(live)
     body = {
         "type": "CreateScene",
         "data": {
@@ -243,7 +255,7 @@ async def test_unparseable_command_is_dead_lettered_and_consumption_goes_on(live
         "type": "CreateScene",
         "data": {
             "scene_id": str(follow_up),
-            "movie_id": str(uuid4()),
+            "movie_id": str(await register_movie(live)),
             "start": "1",
             "end": "2",
             "classification": "O1",

@@ -12,6 +12,9 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from commands.base import HandlerDeps
 from commands.handlers import CommandBus
 from commands.scene_handlers import SCENE_HANDLERS
+from events.base import EventMetadata
+from events.movie import MovieRegistered
+from events.scene import SceneCreated
 from infra.memory_event_store import InMemoryEventStore
 from infra.settings import Settings
 from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ
@@ -23,7 +26,9 @@ pytestmark = pytest.mark.unit
 def _broker() -> tuple[KafkaBroker, InMemoryEventStore, list[Any]]:
     store = InMemoryEventStore()
     broker = KafkaBroker("localhost:9092")
-    register_command_consumer(broker, Settings(), CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS))
+    register_command_consumer(
+        broker, Settings(), CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS), list(SCENE_HANDLERS)
+    )
     dead: list[Any] = []
 
     @broker.subscriber(SCENE_COMMANDS_DLQ)
@@ -33,15 +38,26 @@ def _broker() -> tuple[KafkaBroker, InMemoryEventStore, list[Any]]:
     return broker, store, dead
 
 
+async def _movie(store: InMemoryEventStore) -> str:
+    """A registered movie: scenes may only be created for one."""
+    movie = uuid4()
+    await store.append(
+        [MovieRegistered(stream_id=movie, stream_version=1, title="映画")],
+        expected_version=0,
+        metadata=EventMetadata(),
+    )
+    return str(movie)
+
+
 async def test_valid_command_is_appended() -> None:
     broker, store, dead = _broker()
     body = {
         "type": "CreateScene",
-        "data": {"movie_id": str(uuid4()), "start": "1", "end": "2", "classification": "D1"},
+        "data": {"movie_id": await _movie(store), "start": "1", "end": "2", "classification": "D1"},
     }
     async with TestKafkaBroker(broker) as br:
         await br.publish(json.dumps(body).encode(), topic=SCENE_COMMANDS)
-    assert len(store.all_events) == 1
+    assert [type(r.event) for r in store.all_events] == [MovieRegistered, SceneCreated]
     assert dead == []
 
 
@@ -49,9 +65,9 @@ async def test_rejected_command_goes_to_dead_letters_and_writes_nothing() -> Non
     broker, store, dead = _broker()
     body = {
         "type": "CreateScene",
-        "data": {"movie_id": str(uuid4()), "start": "1", "end": "1", "classification": "D1"},
+        "data": {"movie_id": await _movie(store), "start": "1", "end": "1", "classification": "D1"},
     }
     async with TestKafkaBroker(broker) as br:
         await br.publish(json.dumps(body).encode(), topic=SCENE_COMMANDS)
-    assert store.all_events == []
+    assert [type(r.event) for r in store.all_events] == [MovieRegistered]
     assert len(dead) == 1

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -10,6 +10,7 @@ from commands.handlers import CommandBus
 from commands.scene import CreateScene, DeleteScene, ReclassifyScene, RetimeScene
 from commands.scene_handlers import SCENE_HANDLERS
 from events.base import EventMetadata
+from events.movie import MovieRegistered
 from events.scene import SceneCreated, SceneReclassified
 from infra.memory_event_store import InMemoryEventStore
 
@@ -21,16 +22,31 @@ def _bus() -> tuple[CommandBus, InMemoryEventStore]:
     return CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS), store
 
 
-def _create() -> CreateScene:
-    return CreateScene(movie_id=uuid4(), start="5", end="+10", classification="R1")
+async def _movie(store: InMemoryEventStore) -> UUID:
+    """A registered movie: scenes may only be created for one."""
+    movie = uuid4()
+    await store.append(
+        [MovieRegistered(stream_id=movie, stream_version=1, title="映画")],
+        expected_version=0,
+        metadata=EventMetadata(),
+    )
+    return movie
+
+
+def _create(movie_id: UUID) -> CreateScene:
+    return CreateScene(movie_id=movie_id, start="5", end="+10", classification="R1")
+
+
+def _scene_events(store: InMemoryEventStore) -> list[object]:
+    return [r for r in store.all_events if not isinstance(r.event, MovieRegistered)]
 
 
 async def test_create_appends_one_event_with_metadata() -> None:
     bus, store = _bus()
     user = uuid4()
-    cmd = _create()
+    cmd = _create(await _movie(store))
     result = await bus.dispatch(cmd, EventMetadata(user_id=user, user_role="contributor"))
-    [recorded] = store.all_events
+    [recorded] = [r for r in store.all_events if r.event.stream_id == cmd.scene_id]
     assert isinstance(recorded.event, SceneCreated)
     assert recorded.event.created_by == user
     assert recorded.metadata.causation_id == cmd.command_id
@@ -40,30 +56,34 @@ async def test_create_appends_one_event_with_metadata() -> None:
 
 async def test_same_command_twice_appends_once() -> None:
     bus, store = _bus()
-    cmd = _create()
+    cmd = _create(await _movie(store))
     await bus.dispatch(cmd)
     again = await bus.dispatch(cmd)
     assert again.duplicate
-    assert len(store.all_events) == 1
+    assert len(_scene_events(store)) == 1
 
 
 async def test_stale_expected_version_is_rejected_and_writes_nothing() -> None:
     bus, store = _bus()
-    created = await bus.dispatch(_create())
+    created = await bus.dispatch(_create(await _movie(store)))
     await bus.dispatch(ReclassifyScene(scene_id=created.stream_id, classification="A1"))
     with pytest.raises(ConcurrencyConflictError) as err:
         await bus.dispatch(
             ReclassifyScene(scene_id=created.stream_id, classification="C1", expected_version=1)
         )
     assert (err.value.expected, err.value.actual) == (1, 2)
-    assert [type(r.event) for r in store.all_events] == [SceneCreated, SceneReclassified]
+    assert [type(r.event) for r in await store.read_stream(created.stream_id)] == [
+        SceneCreated,
+        SceneReclassified,
+    ]
 
 
 async def test_invalid_command_writes_nothing() -> None:
     bus, store = _bus()
+    movie = await _movie(store)
     with pytest.raises(InvalidCommandError):
-        await bus.dispatch(CreateScene(movie_id=uuid4(), start="99", end="100", classification="L2"))
-    assert store.all_events == []
+        await bus.dispatch(CreateScene(movie_id=movie, start="99", end="100", classification="L2"))
+    assert _scene_events(store) == []
 
 
 async def test_command_on_unknown_scene_is_not_found() -> None:
@@ -73,16 +93,16 @@ async def test_command_on_unknown_scene_is_not_found() -> None:
 
 
 async def test_delete_then_retime_is_not_found() -> None:
-    bus, _ = _bus()
-    created = await bus.dispatch(_create())
+    bus, store = _bus()
+    created = await bus.dispatch(_create(await _movie(store)))
     await bus.dispatch(DeleteScene(scene_id=created.stream_id))
     with pytest.raises(StreamNotFoundError):
         await bus.dispatch(RetimeScene(scene_id=created.stream_id, start="1", end="2"))
 
 
 async def test_nested_scene_checks_parent_through_the_store() -> None:
-    bus, _ = _bus()
-    parent = _create()
+    bus, store = _bus()
+    parent = _create(await _movie(store))
     await bus.dispatch(parent)
     child = CreateScene(
         movie_id=parent.movie_id,

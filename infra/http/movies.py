@@ -1,0 +1,178 @@
+"""HTTP routes of the Movie service: its commands (same handlers as CLI and Kafka) and reads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict
+
+from commands.base import Command, CommandResult
+from commands.handlers import CommandBus
+from commands.movie import (
+    AssignMovieGenres,
+    MovieDetailChanges,
+    ProductionInput,
+    RecordProductionInfo,
+    RegisterMovie,
+    RemoveMovie,
+    ReviseMovieDetails,
+    Version,
+)
+from infra.http.common import Correlation, Idempotency, UserId, UserRole, request_metadata
+from read_models.engines import ReadEngines
+from read_models.movies import GenreView, MovieDetailView, MovieQueries, MovieSort, MovieView
+
+
+class ReviseBody(MovieDetailChanges):
+    """Detail changes of a movie: fields left out keep their value, ``null`` clears one."""
+
+    expected_version: Version | None = None
+
+
+class GenresBody(BaseModel):
+    """A movie's genres as a whole, and which of them is primary."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    genre_ids: tuple[UUID, ...] = ()
+    primary_genre_id: UUID | None = None
+    expected_version: Version | None = None
+
+
+class ProductionBody(ProductionInput):
+    """A movie's production information, replacing what was recorded."""
+
+    expected_version: Version | None = None
+
+
+def movie_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C901  one closure per route
+    """Routes of the Movie service."""
+    router = APIRouter(tags=["movies"])
+    movies = MovieQueries(engines["movie"])
+
+    async def dispatch(
+        cmd: Command,
+        request: Request,
+        user_id: UUID | None,
+        user_role: str | None,
+        correlation_id: UUID | None,
+    ) -> CommandResult:
+        return await bus.dispatch(cmd, request_metadata(request, user_id, user_role, correlation_id))
+
+    def _command_id(key: UUID | None) -> UUID:
+        return key or uuid4()
+
+    @router.post("/movies", status_code=202)
+    async def register_movie(
+        cmd: RegisterMovie,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+    ) -> CommandResult:
+        """Register a movie. The command id in the body makes retries safe."""
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.patch("/movies/{movie_id}", status_code=202)
+    async def revise_movie(
+        movie_id: UUID,
+        body: ReviseBody,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Change a movie's details; fields left out keep their value."""
+        # exclude_unset keeps "left out" apart from an explicit null (which clears the field).
+        cmd = ReviseMovieDetails(
+            command_id=_command_id(idempotency_key),
+            movie_id=movie_id,
+            **body.model_dump(exclude_unset=True),
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.put("/movies/{movie_id}/genres", status_code=202)
+    async def assign_genres(
+        movie_id: UUID,
+        body: GenresBody,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Set a movie's genres (ids from ``GET /genres``) and its primary genre."""
+        cmd = AssignMovieGenres(
+            command_id=_command_id(idempotency_key),
+            movie_id=movie_id,
+            **body.model_dump(),
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.put("/movies/{movie_id}/production", status_code=202)
+    async def record_production(
+        movie_id: UUID,
+        body: ProductionBody,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Record a movie's production information."""
+        cmd = RecordProductionInfo(
+            command_id=_command_id(idempotency_key),
+            movie_id=movie_id,
+            **body.model_dump(),
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.delete("/movies/{movie_id}", status_code=202)
+    async def remove_movie(
+        movie_id: UUID,
+        request: Request,
+        expected_version: Annotated[int | None, Query(ge=1)] = None,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Remove a movie."""
+        cmd = RemoveMovie(
+            command_id=_command_id(idempotency_key),
+            movie_id=movie_id,
+            expected_version=expected_version,
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.get("/movies/{movie_id}")
+    async def get_movie(movie_id: UUID) -> MovieDetailView:
+        """One movie with its genres (primary first) and production information."""
+        movie = await movies.get(movie_id)
+        if movie is None:
+            raise HTTPException(status_code=404, detail=f"movie {movie_id} not found")
+        return movie
+
+    @router.get("/movies")
+    async def search_movies(
+        title: Annotated[str | None, Query(max_length=500, description="part of the title")] = None,
+        year: Annotated[int | None, Query(ge=1870, le=2200, description="release year")] = None,
+        director: Annotated[str | None, Query(max_length=255, description="part of the name")] = None,
+        sort: MovieSort = "title",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[MovieView]:
+        """Search movies by title, release year and director."""
+        return await movies.search(
+            title=title, year=year, director=director, sort=sort, limit=limit, offset=offset
+        )
+
+    @router.get("/genres")
+    async def list_genres() -> list[GenreView]:
+        """Return the genre catalogue."""
+        return await movies.genres()
+
+    return router

@@ -1,0 +1,344 @@
+"""HTTP routes of the Review service: reviews and their reactions, ratings, recommendations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from commands.base import Command, CommandResult
+from commands.handlers import CommandBus
+from commands.review import (
+    ChangeRating,
+    Content,
+    DeleteReview,
+    DismissRecommendation,
+    GiveRating,
+    MakeRecommendation,
+    PostReview,
+    ReactToReview,
+    ReviseReview,
+    Stars,
+    Title,
+    WithdrawRating,
+    WithdrawReaction,
+    WithdrawRecommendation,
+)
+from events.review import ReactionKind, ReviewType
+from infra.http.common import Correlation, Idempotency, UserId, UserRole, request_metadata
+from read_models.engines import ReadEngines
+from read_models.reviews import (
+    RatingQueries,
+    RatingSummary,
+    RatingView,
+    RecommendationQueries,
+    RecommendationView,
+    ReviewQueries,
+    ReviewView,
+)
+
+ActingUser = Annotated[UUID, Header(alias="X-User-Id", description="acting user (required here)")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+ExpectedVersion = Annotated[int | None, Query(ge=1)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReviseBody(_Body):
+    """Changes to a review; fields left out stay as they are, an empty title clears it."""
+
+    title: Title | None = None
+    content: Content | None = None
+    rating: Stars | None = None
+    review_type: ReviewType | None = None
+    is_public: bool | None = None
+    is_spoiler: bool | None = None
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class ChangeRatingBody(_Body):
+    """A rating's new number of stars."""
+
+    rating: Stars
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class _Dispatcher:
+    """Runs a command with the request's metadata; the Idempotency-Key header becomes its id."""
+
+    def __init__(self, bus: CommandBus) -> None:
+        self._bus = bus
+
+    async def __call__(
+        self,
+        cmd: Command,
+        request: Request,
+        user_id: UUID | None,
+        user_role: str | None,
+        correlation_id: UUID | None,
+    ) -> CommandResult:
+        return await self._bus.dispatch(cmd, request_metadata(request, user_id, user_role, correlation_id))
+
+    @staticmethod
+    def command_id(key: UUID | None) -> UUID:
+        """Return the command id: the client's idempotency key, or a fresh one."""
+        return key or uuid4()
+
+
+def _review_commands(router: APIRouter, dispatch: _Dispatcher) -> None:
+    @router.post("/reviews", status_code=202)
+    async def post_review(
+        cmd: PostReview,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+    ) -> CommandResult:
+        """Post a review. The command id in the body makes retries safe."""
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.patch("/reviews/{review_id}", status_code=202)
+    async def revise_review(
+        review_id: UUID,
+        body: ReviseBody,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Revise a review (its author only)."""
+        cmd = ReviseReview(
+            command_id=dispatch.command_id(idempotency_key), review_id=review_id, **body.model_dump()
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.delete("/reviews/{review_id}", status_code=202)
+    async def delete_review(
+        review_id: UUID,
+        request: Request,
+        expected_version: ExpectedVersion = None,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Delete a review (its author only)."""
+        cmd = DeleteReview(
+            command_id=dispatch.command_id(idempotency_key),
+            review_id=review_id,
+            expected_version=expected_version,
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.put("/reviews/{review_id}/reactions/{kind}", status_code=202)
+    async def react(
+        review_id: UUID,
+        kind: ReactionKind,
+        request: Request,
+        user_id: ActingUser,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Like, mark helpful or report a review as the acting user (again: no change)."""
+        cmd = ReactToReview(
+            command_id=dispatch.command_id(idempotency_key), review_id=review_id, user_id=user_id, kind=kind
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.delete("/reviews/{review_id}/reactions/{kind}", status_code=202)
+    async def withdraw_reaction(
+        review_id: UUID,
+        kind: ReactionKind,
+        request: Request,
+        user_id: ActingUser,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Take back the acting user's reaction (none there: no change)."""
+        cmd = WithdrawReaction(
+            command_id=dispatch.command_id(idempotency_key), review_id=review_id, user_id=user_id, kind=kind
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+
+def _review_reads(router: APIRouter, queries: ReviewQueries) -> None:
+    @router.get("/reviews/{review_id}")
+    async def get_review(review_id: UUID, user_id: UserId = None) -> ReviewView:
+        """Return one review; a private one only to its author."""
+        review = await queries.get(review_id, viewer=user_id)
+        if review is None:
+            raise HTTPException(status_code=404, detail=f"review {review_id} not found")
+        return review
+
+    @router.get("/movies/{movie_id}/reviews")
+    async def movie_reviews(
+        movie_id: UUID, user_id: UserId = None, limit: Limit = 50, offset: Offset = 0
+    ) -> list[ReviewView]:
+        """Return a movie's reviews, newest first: public ones and the acting user's own."""
+        return await queries.by_movie(movie_id, viewer=user_id, limit=limit, offset=offset)
+
+    @router.get("/scenes/{scene_id}/reviews")
+    async def scene_reviews(
+        scene_id: UUID, user_id: UserId = None, limit: Limit = 50, offset: Offset = 0
+    ) -> list[ReviewView]:
+        """Return a scene's reviews, newest first: public ones and the acting user's own."""
+        return await queries.by_scene(scene_id, viewer=user_id, limit=limit, offset=offset)
+
+
+def _rating_routes(router: APIRouter, dispatch: _Dispatcher, queries: RatingQueries) -> None:
+    @router.post("/ratings", status_code=202)
+    async def give_rating(
+        cmd: GiveRating,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+    ) -> CommandResult:
+        """Rate a movie or a scene (one rating per user and target)."""
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.patch("/ratings/{rating_id}", status_code=202)
+    async def change_rating(
+        rating_id: UUID,
+        body: ChangeRatingBody,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Change a rating's stars (its user only)."""
+        cmd = ChangeRating(
+            command_id=dispatch.command_id(idempotency_key), rating_id=rating_id, **body.model_dump()
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.delete("/ratings/{rating_id}", status_code=202)
+    async def withdraw_rating(
+        rating_id: UUID,
+        request: Request,
+        expected_version: ExpectedVersion = None,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Withdraw a rating (its user only)."""
+        cmd = WithdrawRating(
+            command_id=dispatch.command_id(idempotency_key),
+            rating_id=rating_id,
+            expected_version=expected_version,
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    # Declared before /ratings/{rating_id}, which would otherwise take "summary" for an id.
+    @router.get("/ratings/summary")
+    async def rating_summary(movie_id: UUID | None = None, scene_id: UUID | None = None) -> RatingSummary:
+        """Return the count and mean of a movie's or a scene's ratings (give exactly one of the two)."""
+        if (movie_id is None) == (scene_id is None):
+            raise HTTPException(status_code=422, detail="give exactly one of movie_id, scene_id")
+        return await queries.summary(movie_id=movie_id, scene_id=scene_id)
+
+    @router.get("/ratings/{rating_id}")
+    async def get_rating(rating_id: UUID) -> RatingView:
+        """Return one rating."""
+        rating = await queries.get(rating_id)
+        if rating is None:
+            raise HTTPException(status_code=404, detail=f"rating {rating_id} not found")
+        return rating
+
+    @router.get("/ratings")
+    async def find_ratings(
+        user_id: UUID | None = None,
+        movie_id: UUID | None = None,
+        scene_id: UUID | None = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> list[RatingView]:
+        """Return the ratings matching every filter given, newest first."""
+        return await queries.find(
+            user_id=user_id, movie_id=movie_id, scene_id=scene_id, limit=limit, offset=offset
+        )
+
+
+def _recommendation_routes(router: APIRouter, dispatch: _Dispatcher, queries: RecommendationQueries) -> None:
+    @router.post("/recommendations", status_code=202)
+    async def make_recommendation(
+        cmd: MakeRecommendation,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+    ) -> CommandResult:
+        """Recommend a movie or a scene to one user or to everyone."""
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.put("/recommendations/{recommendation_id}/dismissal", status_code=202)
+    async def dismiss_recommendation(
+        recommendation_id: UUID,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Dismiss a recommendation addressed to the acting user."""
+        cmd = DismissRecommendation(
+            command_id=dispatch.command_id(idempotency_key), recommendation_id=recommendation_id
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.delete("/recommendations/{recommendation_id}", status_code=202)
+    async def withdraw_recommendation(
+        recommendation_id: UUID,
+        request: Request,
+        user_id: UserId = None,
+        user_role: UserRole = None,
+        correlation_id: Correlation = None,
+        idempotency_key: Idempotency = None,
+    ) -> CommandResult:
+        """Withdraw a recommendation (its recommender only)."""
+        cmd = WithdrawRecommendation(
+            command_id=dispatch.command_id(idempotency_key), recommendation_id=recommendation_id
+        )
+        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+
+    @router.get("/recommendations/{recommendation_id}")
+    async def get_recommendation(recommendation_id: UUID, user_id: UserId = None) -> RecommendationView:
+        """Return one recommendation; one addressed to a user only to that user and its sender."""
+        rec = await queries.get(recommendation_id, viewer=user_id)
+        if rec is None:
+            raise HTTPException(status_code=404, detail=f"recommendation {recommendation_id} not found")
+        return rec
+
+    @router.get("/recommendations")
+    async def recommendations_for_me(
+        user_id: UserId = None,
+        include_dismissed: bool = False,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> list[RecommendationView]:
+        """Return what is recommended to the acting user (anonymously: to everyone), newest first."""
+        return await queries.inbox(
+            viewer=user_id, include_dismissed=include_dismissed, limit=limit, offset=offset
+        )
+
+
+def review_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:
+    """Routes of the Review service."""
+    router = APIRouter(tags=["reviews"])
+    dispatch = _Dispatcher(bus)
+    engine = engines["review"]
+    _review_commands(router, dispatch)
+    _review_reads(router, ReviewQueries(engine))
+    _rating_routes(router, dispatch, RatingQueries(engine))
+    _recommendation_routes(router, dispatch, RecommendationQueries(engine))
+    return router
