@@ -27,7 +27,7 @@ from events.movie import MovieRegistered
 from events.scene import SceneCreated
 from infra.bootstrap import System, open_system, prepare
 from infra.db import create_pool
-from infra.migrate import MIGRATIONS_DIR, migrate_database
+from infra.migrate import MIGRATIONS_DIR, SHARED_PROJECTION_MIGRATIONS, migrate_database
 from infra.settings import SERVICE_DATABASES, Settings, with_database
 
 log = structlog.get_logger(__name__)
@@ -423,7 +423,7 @@ async def _timed(
 async def bench_overlaps(base: Settings, sizes: Sizes) -> list[Figure]:
     """Time the design's GiST self-join against a B-tree start sweep on overlapping scenes."""
     dsn = with_database(base.pg_dsn or "", f"bench{secrets.token_hex(3)}_overlaps")
-    await migrate_database(dsn, MIGRATIONS_DIR / "scene_service")
+    await migrate_database(dsn, MIGRATIONS_DIR / "scene_service", shared=SHARED_PROJECTION_MIGRATIONS)
     pool = await create_pool(dsn, max_size=2)
     try:
         # 20-150 s scenes every ~60 s: many real overlaps (the design's generator makes none).

@@ -72,8 +72,12 @@ async def ensure_database(dsn: str) -> None:
         await admin.close()
 
 
-async def migrate_database(dsn: str, folder: Path) -> list[str]:
-    """Apply the folder's pending migrations to ``dsn``; return the versions applied."""
+SHARED_PROJECTION_MIGRATIONS = MIGRATIONS_DIR / "_projections"
+"""Applied to every service database before its own folder: the projection bookkeeping tables."""
+
+
+async def migrate_database(dsn: str, folder: Path, *, shared: Path | None = None) -> list[str]:
+    """Apply pending migrations (``shared`` first, then the folder's) to ``dsn``; return those applied."""
     await ensure_database(dsn)
     conn = await asyncpg.connect(dsn)
     applied_now: list[str] = []
@@ -84,7 +88,8 @@ async def migrate_database(dsn: str, folder: Path) -> list[str]:
             r["version"]: r["checksum"]
             for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
         }
-        for migration in load_migrations(folder):
+        migrations = [*(load_migrations(shared) if shared else []), *load_migrations(folder)]
+        for migration in migrations:
             if migration.version in applied:
                 if applied[migration.version] != migration.checksum:
                     raise MigrationChecksumError(
@@ -115,5 +120,8 @@ async def migrate_all(settings: Settings) -> dict[str, list[str]]:
     """Migrate the event store and every service database; return what was applied, by database."""
     results = {}
     for service, database in SERVICE_DATABASES.items():
-        results[database] = await migrate_database(settings.dsn_for(service), MIGRATIONS_DIR / database)
+        shared = None if service == "event_store" else SHARED_PROJECTION_MIGRATIONS
+        results[database] = await migrate_database(
+            settings.dsn_for(service), MIGRATIONS_DIR / database, shared=shared
+        )
     return results
