@@ -6,8 +6,8 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import Field
 
 from commands.actor import (
     MAX_NOMINATIONS,
@@ -33,21 +33,15 @@ from commands.actor import (
     Website,
     Year,
 )
-from commands.base import Command, CommandResult
+from commands.base import CommandResult
 from commands.handlers import CommandBus
 from events.actor import RelationType, RoleType
-from infra.http.common import Correlation, Idempotency, UserId, UserRole, request_metadata
+from infra.http.common import Acting, CommandId, ExpectedVersion, Limit, Offset, RequestBody, found
 from read_models.actors import ActorQueries, ActorView, CharacterRoleView, FilmographyView, RelationshipView
 from read_models.engines import ReadEngines
 
-ExpectedVersion = Annotated[int | None, Query(ge=1)]
 
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProfileBody(_Body):
+class ProfileBody(RequestBody):
     """Profile changes of an actor: fields left out keep their value, null clears one."""
 
     name: Name | None = None
@@ -64,7 +58,7 @@ class ProfileBody(_Body):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-class FilmographyBody(_Body):
+class FilmographyBody(RequestBody):
     """A movie to add to an actor's filmography."""
 
     movie_id: UUID
@@ -77,7 +71,7 @@ class FilmographyBody(_Body):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-class FilmographyChangesBody(_Body):
+class FilmographyChangesBody(RequestBody):
     """Changes of a filmography entry: fields left out keep their value, null clears one."""
 
     character_name: ShortText | None = None
@@ -89,7 +83,7 @@ class FilmographyChangesBody(_Body):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-class RelationshipBody(_Body):
+class RelationshipBody(RequestBody):
     """A relationship with another actor (parent_child and mentor read: this actor → the other)."""
 
     related_actor_id: UUID
@@ -100,7 +94,7 @@ class RelationshipBody(_Body):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-class CharacterBody(_Body):
+class CharacterBody(RequestBody):
     """A character the actor plays in a movie of their filmography."""
 
     role_id: UUID | None = None
@@ -116,76 +110,45 @@ def actor_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
     router = APIRouter(tags=["actors"])
     queries = ActorQueries(engines["actor"])
 
-    async def dispatch(
-        cmd: Command,
-        request: Request,
-        user_id: UUID | None,
-        user_role: str | None,
-        correlation_id: UUID | None,
-    ) -> CommandResult:
-        return await bus.dispatch(cmd, request_metadata(request, user_id, user_role, correlation_id))
-
-    def _command_id(key: UUID | None) -> UUID:
-        return key or uuid4()
-
     async def _known(actor_id: UUID) -> None:
         if not await queries.exists(actor_id):
             raise HTTPException(status_code=404, detail=f"actor {actor_id} not found")
 
     @router.post("/actors", status_code=202)
-    async def register_actor(
-        cmd: RegisterActor,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-    ) -> CommandResult:
+    async def register_actor(cmd: RegisterActor, meta: Acting) -> CommandResult:
         """Register an actor. The command id in the body makes retries safe."""
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.patch("/actors/{actor_id}", status_code=202)
     async def revise_actor(
         actor_id: UUID,
         body: ProfileBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Change an actor's profile; fields left out keep their value."""
         cmd = ReviseActorProfile(
-            command_id=_command_id(idempotency_key),
+            command_id=command_id,
             actor_id=actor_id,
             **body.model_dump(exclude_unset=True),
         )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/actors/{actor_id}", status_code=202)
     async def remove_actor(
         actor_id: UUID,
-        request: Request,
+        meta: Acting,
+        command_id: CommandId,
         expected_version: ExpectedVersion = None,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
     ) -> CommandResult:
         """Remove an actor."""
-        cmd = RemoveActor(
-            command_id=_command_id(idempotency_key),
-            actor_id=actor_id,
-            expected_version=expected_version,
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = RemoveActor(command_id=command_id, actor_id=actor_id, expected_version=expected_version)
+        return await bus.dispatch(cmd, meta)
 
     @router.get("/actors/{actor_id}")
     async def get_actor(actor_id: UUID) -> ActorView:
         """Return one actor's profile with their figures."""
-        actor = await queries.get(actor_id)
-        if actor is None:
-            raise HTTPException(status_code=404, detail=f"actor {actor_id} not found")
-        return actor
+        return found(await queries.get(actor_id), f"actor {actor_id} not found")
 
     @router.get("/actors")
     async def search_actors(
@@ -193,8 +156,8 @@ def actor_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
             str | None, Query(max_length=255, description="part of the name or English name")
         ] = None,
         kana: Annotated[str | None, Query(max_length=255, description="start of the furigana")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> list[ActorView]:
         """Search actors by name and furigana, in furigana order."""
         return await queries.search(name=name, kana=kana, limit=limit, offset=offset)
@@ -203,59 +166,46 @@ def actor_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
     async def add_filmography_entry(
         actor_id: UUID,
         body: FilmographyBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Add a movie to an actor's filmography."""
-        cmd = AddFilmographyEntry(
-            command_id=_command_id(idempotency_key),
-            actor_id=actor_id,
-            **body.model_dump(),
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = AddFilmographyEntry(command_id=command_id, actor_id=actor_id, **body.model_dump())
+        return await bus.dispatch(cmd, meta)
 
     @router.patch("/actors/{actor_id}/filmography/{movie_id}", status_code=202)
     async def revise_filmography_entry(
         actor_id: UUID,
         movie_id: UUID,
         body: FilmographyChangesBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Change a filmography entry; fields left out keep their value."""
         cmd = ReviseFilmographyEntry(
-            command_id=_command_id(idempotency_key),
+            command_id=command_id,
             actor_id=actor_id,
             movie_id=movie_id,
             **body.model_dump(exclude_unset=True),
         )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/actors/{actor_id}/filmography/{movie_id}", status_code=202)
     async def remove_filmography_entry(
         actor_id: UUID,
         movie_id: UUID,
-        request: Request,
+        meta: Acting,
+        command_id: CommandId,
         expected_version: ExpectedVersion = None,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
     ) -> CommandResult:
         """Remove a movie from an actor's filmography (and the characters played in it)."""
         cmd = RemoveFilmographyEntry(
-            command_id=_command_id(idempotency_key),
+            command_id=command_id,
             actor_id=actor_id,
             movie_id=movie_id,
             expected_version=expected_version,
         )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.get("/actors/{actor_id}/filmography")
     async def actor_filmography(actor_id: UUID) -> list[FilmographyView]:
@@ -267,35 +217,29 @@ def actor_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
     async def relate_actors(
         actor_id: UUID,
         body: RelationshipBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Record a relationship between this actor and another one."""
-        cmd = RelateActors(command_id=_command_id(idempotency_key), actor_id=actor_id, **body.model_dump())
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = RelateActors(command_id=command_id, actor_id=actor_id, **body.model_dump())
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/actors/{actor_id}/relationships/{related_actor_id}/{relation_type}", status_code=202)
     async def unrelate_actors(
         actor_id: UUID,
         related_actor_id: UUID,
         relation_type: RelationType,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Withdraw a relationship, whichever of the two actors recorded it."""
         cmd = UnrelateActors(
-            command_id=_command_id(idempotency_key),
+            command_id=command_id,
             actor_id=actor_id,
             related_actor_id=related_actor_id,
             relation_type=relation_type,
         )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.get("/actors/{actor_id}/relationships")
     async def actor_relationships(actor_id: UUID) -> list[RelationshipView]:
@@ -307,41 +251,35 @@ def actor_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
     async def cast_character(
         actor_id: UUID,
         body: CharacterBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Record a character the actor plays in a movie of their filmography."""
         fields = body.model_dump(exclude={"role_id"})
         cmd = CastCharacter(
-            command_id=_command_id(idempotency_key),
+            command_id=command_id,
             role_id=body.role_id or uuid4(),
             actor_id=actor_id,
             **fields,
         )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/actors/{actor_id}/characters/{role_id}", status_code=202)
     async def uncast_character(
         actor_id: UUID,
         role_id: UUID,
-        request: Request,
+        meta: Acting,
+        command_id: CommandId,
         expected_version: ExpectedVersion = None,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
     ) -> CommandResult:
         """Withdraw one of the actor's character roles."""
         cmd = UncastCharacter(
-            command_id=_command_id(idempotency_key),
+            command_id=command_id,
             actor_id=actor_id,
             role_id=role_id,
             expected_version=expected_version,
         )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.get("/actors/{actor_id}/characters")
     async def actor_characters(actor_id: UUID) -> list[CharacterRoleView]:
@@ -352,8 +290,8 @@ def actor_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
     @router.get("/characters")
     async def characters_named(
         name: Annotated[str, Query(min_length=1, max_length=255, description="the character's name")],
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> list[CharacterRoleView]:
         """Return every actor and movie a character was played in (a franchise role)."""
         return await queries.played_by(name, limit=limit, offset=offset)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Query
 
-from commands.base import Command, CommandResult
+from commands.base import CommandResult
 from commands.handlers import CommandBus
 from commands.movie import (
     AssignMovieGenres,
@@ -20,7 +19,7 @@ from commands.movie import (
     ReviseMovieDetails,
     Version,
 )
-from infra.http.common import Correlation, Idempotency, UserId, UserRole, request_metadata
+from infra.http.common import Acting, CommandId, ExpectedVersion, Limit, Offset, RequestBody, found
 from read_models.engines import ReadEngines
 from read_models.movies import GenreView, MovieDetailView, MovieQueries, MovieSort, MovieView
 
@@ -31,10 +30,8 @@ class ReviseBody(MovieDetailChanges):
     expected_version: Version | None = None
 
 
-class GenresBody(BaseModel):
+class GenresBody(RequestBody):
     """A movie's genres as a whole, and which of them is primary."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     genre_ids: tuple[UUID, ...] = ()
     primary_genre_id: UUID | None = None
@@ -47,114 +44,69 @@ class ProductionBody(ProductionInput):
     expected_version: Version | None = None
 
 
-def movie_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C901  one closure per route
+def movie_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:
     """Routes of the Movie service."""
     router = APIRouter(tags=["movies"])
     movies = MovieQueries(engines["movie"])
 
-    async def dispatch(
-        cmd: Command,
-        request: Request,
-        user_id: UUID | None,
-        user_role: str | None,
-        correlation_id: UUID | None,
-    ) -> CommandResult:
-        return await bus.dispatch(cmd, request_metadata(request, user_id, user_role, correlation_id))
-
-    def _command_id(key: UUID | None) -> UUID:
-        return key or uuid4()
-
     @router.post("/movies", status_code=202)
-    async def register_movie(
-        cmd: RegisterMovie,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-    ) -> CommandResult:
+    async def register_movie(cmd: RegisterMovie, meta: Acting) -> CommandResult:
         """Register a movie. The command id in the body makes retries safe."""
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.patch("/movies/{movie_id}", status_code=202)
     async def revise_movie(
         movie_id: UUID,
         body: ReviseBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Change a movie's details; fields left out keep their value."""
         # exclude_unset keeps "left out" apart from an explicit null (which clears the field).
         cmd = ReviseMovieDetails(
-            command_id=_command_id(idempotency_key),
+            command_id=command_id,
             movie_id=movie_id,
             **body.model_dump(exclude_unset=True),
         )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.put("/movies/{movie_id}/genres", status_code=202)
     async def assign_genres(
         movie_id: UUID,
         body: GenresBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Set a movie's genres (ids from ``GET /genres``) and its primary genre."""
-        cmd = AssignMovieGenres(
-            command_id=_command_id(idempotency_key),
-            movie_id=movie_id,
-            **body.model_dump(),
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = AssignMovieGenres(command_id=command_id, movie_id=movie_id, **body.model_dump())
+        return await bus.dispatch(cmd, meta)
 
     @router.put("/movies/{movie_id}/production", status_code=202)
     async def record_production(
         movie_id: UUID,
         body: ProductionBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Record a movie's production information."""
-        cmd = RecordProductionInfo(
-            command_id=_command_id(idempotency_key),
-            movie_id=movie_id,
-            **body.model_dump(),
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = RecordProductionInfo(command_id=command_id, movie_id=movie_id, **body.model_dump())
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/movies/{movie_id}", status_code=202)
     async def remove_movie(
         movie_id: UUID,
-        request: Request,
-        expected_version: Annotated[int | None, Query(ge=1)] = None,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
+        expected_version: ExpectedVersion = None,
     ) -> CommandResult:
         """Remove a movie."""
-        cmd = RemoveMovie(
-            command_id=_command_id(idempotency_key),
-            movie_id=movie_id,
-            expected_version=expected_version,
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = RemoveMovie(command_id=command_id, movie_id=movie_id, expected_version=expected_version)
+        return await bus.dispatch(cmd, meta)
 
     @router.get("/movies/{movie_id}")
     async def get_movie(movie_id: UUID) -> MovieDetailView:
         """One movie with its genres (primary first) and production information."""
-        movie = await movies.get(movie_id)
-        if movie is None:
-            raise HTTPException(status_code=404, detail=f"movie {movie_id} not found")
-        return movie
+        return found(await movies.get(movie_id), f"movie {movie_id} not found")
 
     @router.get("/movies")
     async def search_movies(
@@ -162,8 +114,8 @@ def movie_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         year: Annotated[int | None, Query(ge=1870, le=2200, description="release year")] = None,
         director: Annotated[str | None, Query(max_length=255, description="part of the name")] = None,
         sort: MovieSort = "title",
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> list[MovieView]:
         """Search movies by title, release year and director."""
         return await movies.search(

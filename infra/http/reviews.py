@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Header, HTTPException, Query
+from pydantic import Field
 
-from commands.base import Command, CommandResult
+from commands.base import CommandResult
 from commands.handlers import CommandBus
 from commands.review import (
     ChangeRating,
@@ -27,7 +27,7 @@ from commands.review import (
     WithdrawRecommendation,
 )
 from events.review import ReactionKind, ReviewType
-from infra.http.common import Correlation, Idempotency, UserId, UserRole, request_metadata
+from infra.http.common import Acting, CommandId, ExpectedVersion, Offset, RequestBody, UserId, found
 from read_models.engines import ReadEngines
 from read_models.reviews import (
     RatingQueries,
@@ -39,17 +39,13 @@ from read_models.reviews import (
     ReviewView,
 )
 
+# A reaction is the acting user's own, so X-User-Id is required on its routes; where both this and
+# ``Acting`` read the header, the OpenAPI document shows the required one.
 ActingUser = Annotated[UUID, Header(alias="X-User-Id", description="acting user (required here)")]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
-ExpectedVersion = Annotated[int | None, Query(ge=1)]
+Limit = Annotated[int, Query(ge=1, le=200)]  # review pages are shorter than the other services'
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReviseBody(_Body):
+class ReviseBody(RequestBody):
     """Changes to a review; fields left out stay as they are, an empty title clears it."""
 
     title: Title | None = None
@@ -61,122 +57,71 @@ class ReviseBody(_Body):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-class ChangeRatingBody(_Body):
+class ChangeRatingBody(RequestBody):
     """A rating's new number of stars."""
 
     rating: Stars
     expected_version: int | None = Field(default=None, ge=1)
 
 
-class _Dispatcher:
-    """Runs a command with the request's metadata; the Idempotency-Key header becomes its id."""
-
-    def __init__(self, bus: CommandBus) -> None:
-        self._bus = bus
-
-    async def __call__(
-        self,
-        cmd: Command,
-        request: Request,
-        user_id: UUID | None,
-        user_role: str | None,
-        correlation_id: UUID | None,
-    ) -> CommandResult:
-        return await self._bus.dispatch(cmd, request_metadata(request, user_id, user_role, correlation_id))
-
-    @staticmethod
-    def command_id(key: UUID | None) -> UUID:
-        """Return the command id: the client's idempotency key, or a fresh one."""
-        return key or uuid4()
-
-
-def _review_commands(router: APIRouter, dispatch: _Dispatcher) -> None:
+def _review_commands(router: APIRouter, bus: CommandBus) -> None:
     @router.post("/reviews", status_code=202)
-    async def post_review(
-        cmd: PostReview,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-    ) -> CommandResult:
+    async def post_review(cmd: PostReview, meta: Acting) -> CommandResult:
         """Post a review. The command id in the body makes retries safe."""
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.patch("/reviews/{review_id}", status_code=202)
     async def revise_review(
         review_id: UUID,
         body: ReviseBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Revise a review (its author only)."""
-        cmd = ReviseReview(
-            command_id=dispatch.command_id(idempotency_key), review_id=review_id, **body.model_dump()
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = ReviseReview(command_id=command_id, review_id=review_id, **body.model_dump())
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/reviews/{review_id}", status_code=202)
     async def delete_review(
         review_id: UUID,
-        request: Request,
+        meta: Acting,
+        command_id: CommandId,
         expected_version: ExpectedVersion = None,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
     ) -> CommandResult:
         """Delete a review (its author only)."""
-        cmd = DeleteReview(
-            command_id=dispatch.command_id(idempotency_key),
-            review_id=review_id,
-            expected_version=expected_version,
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = DeleteReview(command_id=command_id, review_id=review_id, expected_version=expected_version)
+        return await bus.dispatch(cmd, meta)
 
     @router.put("/reviews/{review_id}/reactions/{kind}", status_code=202)
     async def react(
         review_id: UUID,
         kind: ReactionKind,
-        request: Request,
         user_id: ActingUser,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Like, mark helpful or report a review as the acting user (again: no change)."""
-        cmd = ReactToReview(
-            command_id=dispatch.command_id(idempotency_key), review_id=review_id, user_id=user_id, kind=kind
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = ReactToReview(command_id=command_id, review_id=review_id, user_id=user_id, kind=kind)
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/reviews/{review_id}/reactions/{kind}", status_code=202)
     async def withdraw_reaction(
         review_id: UUID,
         kind: ReactionKind,
-        request: Request,
         user_id: ActingUser,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Take back the acting user's reaction (none there: no change)."""
-        cmd = WithdrawReaction(
-            command_id=dispatch.command_id(idempotency_key), review_id=review_id, user_id=user_id, kind=kind
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = WithdrawReaction(command_id=command_id, review_id=review_id, user_id=user_id, kind=kind)
+        return await bus.dispatch(cmd, meta)
 
 
 def _review_reads(router: APIRouter, queries: ReviewQueries) -> None:
     @router.get("/reviews/{review_id}")
     async def get_review(review_id: UUID, user_id: UserId = None) -> ReviewView:
         """Return one review; a private one only to its author."""
-        review = await queries.get(review_id, viewer=user_id)
-        if review is None:
-            raise HTTPException(status_code=404, detail=f"review {review_id} not found")
-        return review
+        return found(await queries.get(review_id, viewer=user_id), f"review {review_id} not found")
 
     @router.get("/movies/{movie_id}/reviews")
     async def movie_reviews(
@@ -193,51 +138,33 @@ def _review_reads(router: APIRouter, queries: ReviewQueries) -> None:
         return await queries.by_scene(scene_id, viewer=user_id, limit=limit, offset=offset)
 
 
-def _rating_routes(router: APIRouter, dispatch: _Dispatcher, queries: RatingQueries) -> None:
+def _rating_routes(router: APIRouter, bus: CommandBus, queries: RatingQueries) -> None:
     @router.post("/ratings", status_code=202)
-    async def give_rating(
-        cmd: GiveRating,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-    ) -> CommandResult:
+    async def give_rating(cmd: GiveRating, meta: Acting) -> CommandResult:
         """Rate a movie or a scene (one rating per user and target)."""
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.patch("/ratings/{rating_id}", status_code=202)
     async def change_rating(
         rating_id: UUID,
         body: ChangeRatingBody,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Change a rating's stars (its user only)."""
-        cmd = ChangeRating(
-            command_id=dispatch.command_id(idempotency_key), rating_id=rating_id, **body.model_dump()
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = ChangeRating(command_id=command_id, rating_id=rating_id, **body.model_dump())
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/ratings/{rating_id}", status_code=202)
     async def withdraw_rating(
         rating_id: UUID,
-        request: Request,
+        meta: Acting,
+        command_id: CommandId,
         expected_version: ExpectedVersion = None,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
     ) -> CommandResult:
         """Withdraw a rating (its user only)."""
-        cmd = WithdrawRating(
-            command_id=dispatch.command_id(idempotency_key),
-            rating_id=rating_id,
-            expected_version=expected_version,
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = WithdrawRating(command_id=command_id, rating_id=rating_id, expected_version=expected_version)
+        return await bus.dispatch(cmd, meta)
 
     # Declared before /ratings/{rating_id}, which would otherwise take "summary" for an id.
     @router.get("/ratings/summary")
@@ -250,10 +177,7 @@ def _rating_routes(router: APIRouter, dispatch: _Dispatcher, queries: RatingQuer
     @router.get("/ratings/{rating_id}")
     async def get_rating(rating_id: UUID) -> RatingView:
         """Return one rating."""
-        rating = await queries.get(rating_id)
-        if rating is None:
-            raise HTTPException(status_code=404, detail=f"rating {rating_id} not found")
-        return rating
+        return found(await queries.get(rating_id), f"rating {rating_id} not found")
 
     @router.get("/ratings")
     async def find_ratings(
@@ -269,55 +193,39 @@ def _rating_routes(router: APIRouter, dispatch: _Dispatcher, queries: RatingQuer
         )
 
 
-def _recommendation_routes(router: APIRouter, dispatch: _Dispatcher, queries: RecommendationQueries) -> None:
+def _recommendation_routes(router: APIRouter, bus: CommandBus, queries: RecommendationQueries) -> None:
     @router.post("/recommendations", status_code=202)
-    async def make_recommendation(
-        cmd: MakeRecommendation,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-    ) -> CommandResult:
+    async def make_recommendation(cmd: MakeRecommendation, meta: Acting) -> CommandResult:
         """Recommend a movie or a scene to one user or to everyone."""
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.put("/recommendations/{recommendation_id}/dismissal", status_code=202)
     async def dismiss_recommendation(
         recommendation_id: UUID,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Dismiss a recommendation addressed to the acting user."""
-        cmd = DismissRecommendation(
-            command_id=dispatch.command_id(idempotency_key), recommendation_id=recommendation_id
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = DismissRecommendation(command_id=command_id, recommendation_id=recommendation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.delete("/recommendations/{recommendation_id}", status_code=202)
     async def withdraw_recommendation(
         recommendation_id: UUID,
-        request: Request,
-        user_id: UserId = None,
-        user_role: UserRole = None,
-        correlation_id: Correlation = None,
-        idempotency_key: Idempotency = None,
+        meta: Acting,
+        command_id: CommandId,
     ) -> CommandResult:
         """Withdraw a recommendation (its recommender only)."""
-        cmd = WithdrawRecommendation(
-            command_id=dispatch.command_id(idempotency_key), recommendation_id=recommendation_id
-        )
-        return await dispatch(cmd, request, user_id, user_role, correlation_id)
+        cmd = WithdrawRecommendation(command_id=command_id, recommendation_id=recommendation_id)
+        return await bus.dispatch(cmd, meta)
 
     @router.get("/recommendations/{recommendation_id}")
     async def get_recommendation(recommendation_id: UUID, user_id: UserId = None) -> RecommendationView:
         """Return one recommendation; one addressed to a user only to that user and its sender."""
-        rec = await queries.get(recommendation_id, viewer=user_id)
-        if rec is None:
-            raise HTTPException(status_code=404, detail=f"recommendation {recommendation_id} not found")
-        return rec
+        return found(
+            await queries.get(recommendation_id, viewer=user_id),
+            f"recommendation {recommendation_id} not found",
+        )
 
     @router.get("/recommendations")
     async def recommendations_for_me(
@@ -335,10 +243,9 @@ def _recommendation_routes(router: APIRouter, dispatch: _Dispatcher, queries: Re
 def review_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:
     """Routes of the Review service."""
     router = APIRouter(tags=["reviews"])
-    dispatch = _Dispatcher(bus)
     engine = engines["review"]
-    _review_commands(router, dispatch)
+    _review_commands(router, bus)
     _review_reads(router, ReviewQueries(engine))
-    _rating_routes(router, dispatch, RatingQueries(engine))
-    _recommendation_routes(router, dispatch, RecommendationQueries(engine))
+    _rating_routes(router, bus, RatingQueries(engine))
+    _recommendation_routes(router, bus, RecommendationQueries(engine))
     return router
