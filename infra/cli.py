@@ -17,7 +17,14 @@ import typer
 from pydantic import ValidationError
 
 from commands.base import Command, CommandResult
-from commands.errors import ConcurrencyConflictError, DomainError, StreamNotFoundError
+from commands.errors import (
+    ConcurrencyConflictError,
+    DomainError,
+    PermissionDeniedError,
+    StreamNotFoundError,
+    UniqueKeyTakenError,
+)
+from commands.movie import RegisterMovie
 from commands.scene import (
     CreateScene,
     DeleteScene,
@@ -38,11 +45,14 @@ T = TypeVar("T")
 EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 EXIT_CONFLICT = 4
+EXIT_FORBIDDEN = 5
 
 app = typer.Typer(help="SceneLedger: event-sourced movie-scene classification.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local PostgreSQL + Kafka.")
 scenes_app = typer.Typer(help="Scene commands and reads.", no_args_is_help=True)
 app.add_typer(scenes_app, name="scenes")
+movies_app = typer.Typer(help="Movie commands.", no_args_is_help=True)
+app.add_typer(movies_app, name="movies")
 
 
 def _fail(message: str, code: int) -> None:
@@ -146,10 +156,14 @@ def _dispatch(cmd_factory: Callable[[], Command], user: UUID | None) -> None:
     try:
         result = _run(go)
     except StreamNotFoundError as exc:
-        _fail(str(exc), EXIT_NOT_FOUND)
+        # A missing entity the command refers to is bad input; the one it acts on is "not found".
+        _fail(str(exc), EXIT_INVALID if exc.referenced else EXIT_NOT_FOUND)
         return
-    except ConcurrencyConflictError as exc:
+    except (ConcurrencyConflictError, UniqueKeyTakenError) as exc:
         _fail(str(exc), EXIT_CONFLICT)
+        return
+    except PermissionDeniedError as exc:
+        _fail(str(exc), EXIT_FORBIDDEN)
         return
     except DomainError as exc:
         _fail(str(exc), EXIT_INVALID)
@@ -159,6 +173,33 @@ def _dispatch(cmd_factory: Callable[[], Command], user: UUID | None) -> None:
 
 UserOpt = Annotated[UUID | None, typer.Option("--user", help="acting user id")]
 VersionOpt = Annotated[int | None, typer.Option("--expected-version", help="reject if the scene moved on")]
+
+
+@movies_app.command("register")
+def movies_register(
+    title: Annotated[str, typer.Option("--title", help="title")],
+    year: Annotated[int | None, typer.Option("--year", help="release year")] = None,
+    director: Annotated[str | None, typer.Option("--director")] = None,
+    duration: Annotated[int | None, typer.Option("--minutes", help="running time in minutes")] = None,
+    private: Annotated[bool, typer.Option("--private", help="not public")] = False,
+    movie_id: Annotated[UUID | None, typer.Option("--id", help="choose the movie id")] = None,
+    user: UserOpt = None,
+) -> None:
+    """Register a movie; prints the result (its id is ``stream_id``) as JSON."""
+
+    def build() -> Command:
+        fields: dict[str, Any] = {
+            "title": title,
+            "release_year": year,
+            "director": director,
+            "duration_minutes": duration,
+            "is_public": not private,
+        }
+        if movie_id is not None:
+            fields["movie_id"] = movie_id
+        return RegisterMovie.model_validate(fields)
+
+    _dispatch(build, user)
 
 
 @scenes_app.command("create")

@@ -256,3 +256,23 @@ def test_openapi_document_is_served(system_url: str) -> None:
     } <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/scenes/{scene_id}/time"]["put"]["parameters"]}
     assert "Idempotency-Key" in params
+
+
+def test_cli_registers_a_movie_then_a_scene_on_it(system_url: str, settings: Settings) -> None:
+    registered = _cli(settings, "movies", "register", "--title", "七人の侍", "--year", "1954")
+    assert registered.returncode == 0, registered.stderr
+    movie = json.loads(registered.stdout)["stream_id"]
+    done = _cli(
+        settings, "scenes", "create", "--movie", movie, "--start", "012345", "--end", "+105", "--class", "A1"
+    )
+    assert done.returncode == 0, done.stderr
+    scene = _wait_for_scene(system_url, json.loads(done.stdout)["stream_id"])
+    assert (scene["start_time_seconds"], scene["end_time_seconds"]) == (5025, 5090)
+
+
+def test_cli_scene_of_an_unknown_movie_exits_2_naming_the_field(settings: Settings) -> None:
+    done = _cli(
+        settings, "scenes", "create", "--movie", str(uuid4()), "--start", "5", "--end", "+5", "--class", "L2"
+    )
+    assert done.returncode == 2
+    assert "movie_id:" in done.stderr
