@@ -1,13 +1,16 @@
 """The Scene service's read model: scenes, their cast and dialogues, parallel groups, movie stats.
 
-One apply function per event of ``scenes.events``. Every event that changes what a movie's
-statistics summarise ends by recomputing that movie's ``movie_scene_stats`` row.
+One apply function per event of ``scenes.events``. Events that change what a movie's
+statistics summarise (``STATS_EVENTS``) have that movie's ``movie_scene_stats`` row recomputed
+once per batch, in the batch's transaction (``recompute_touched_stats``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -291,27 +294,41 @@ async def _group_dissolved(conn: asyncpg.Connection, e: ParallelGroupDissolved) 
     await conn.execute("DELETE FROM parallel_scene_groups WHERE id = $1", e.stream_id)
 
 
-def _with_stats(apply: ApplyFn) -> ApplyFn:
-    """Apply the event, then recompute its movie's statistics in the same transaction."""
+STATS_EVENTS: tuple[type[SceneEvent], ...] = (
+    SceneCreated,
+    SceneRetimed,
+    SceneReclassified,
+    SceneDeleted,
+    SceneActorAdded,
+    SceneActorRemoved,
+    DialogueAdded,
+    DialogueRevised,
+    DialogueRemoved,
+)
+"""Events that change a movie's ``movie_scene_stats``."""
 
-    async def apply_and_recompute(conn: asyncpg.Connection, e: SceneEvent) -> None:
-        await apply(conn, e)
-        await recompute_movie_stats(conn, e.movie_id, e.occurred_at)
 
-    return apply_and_recompute
+async def recompute_touched_stats(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+    """Recompute ``movie_scene_stats`` once per movie the batch touched (not once per event)."""
+    latest: dict[UUID, datetime] = {}
+    for e in events:
+        if isinstance(e, STATS_EVENTS):
+            latest[e.movie_id] = max(e.occurred_at, latest.get(e.movie_id, e.occurred_at))
+    for movie_id, at in latest.items():
+        await recompute_movie_stats(conn, movie_id, at)
 
 
 SCENE_HANDLERS: dict[type[DomainEvent], ApplyFn] = {
-    SceneCreated: _with_stats(_created),
-    SceneRetimed: _with_stats(_retimed),
-    SceneReclassified: _with_stats(_reclassified),
+    SceneCreated: _created,
+    SceneRetimed: _retimed,
+    SceneReclassified: _reclassified,
     SceneDetailsEdited: _details_edited,
-    SceneDeleted: _with_stats(_deleted),
-    SceneActorAdded: _with_stats(_actor_added),
-    SceneActorRemoved: _with_stats(_actor_removed),
-    DialogueAdded: _with_stats(_dialogue_added),
-    DialogueRevised: _with_stats(_dialogue_revised),
-    DialogueRemoved: _with_stats(_dialogue_removed),
+    SceneDeleted: _deleted,
+    SceneActorAdded: _actor_added,
+    SceneActorRemoved: _actor_removed,
+    DialogueAdded: _dialogue_added,
+    DialogueRevised: _dialogue_revised,
+    DialogueRemoved: _dialogue_removed,
     NestedSceneAttached: _nesting_changed,
     NestedSceneMoved: _nesting_changed,
     NestedSceneDetached: _nesting_changed,

@@ -10,8 +10,9 @@ from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.runner import Projection
 from projections.scene_caches import CACHE_HANDLERS
 from projections.scenes import SCENE_HANDLERS as SCENE_APPLY
+from projections.scenes import recompute_touched_stats
 
-SCENES_PROJECTION = Projection(name="scenes", handlers=SCENE_APPLY)
+SCENES_PROJECTION = Projection(name="scenes", handlers=SCENE_APPLY, after_batch=recompute_touched_stats)
 """scenes, scene_actors, scene_dialogues, parallel groups and movie_scene_stats."""
 
 SCENE_CACHES_PROJECTION = Projection(name="scene_caches", handlers=CACHE_HANDLERS)

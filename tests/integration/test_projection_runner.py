@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -14,7 +14,7 @@ from events.scene import SceneCreated, SceneRetimed
 from infra.db import create_pool
 from infra.services.scene import SCENES_PROJECTION
 from infra.settings import Settings
-from projections.runner import Delivery, ProjectionRunner
+from projections.runner import Delivery, Projection, ProjectionRunner
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +141,19 @@ async def test_undecodable_record_is_dead_lettered(pool: asyncpg.Pool) -> None:
         broken.offset,
     )
     assert count == 1
+
+
+async def test_after_batch_sees_only_the_events_applied_in_that_batch(pool: asyncpg.Pool) -> None:
+    seen: list[list[UUID]] = []
+
+    async def record(_: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+        seen.append([e.event_id for e in events])
+
+    projection = Projection(name="after_batch_probe", handlers=SCENES_PROJECTION.handlers, after_batch=record)
+    runner = ProjectionRunner(pool, projection)
+    created, poison = _created(uuid4()), _created(uuid4(), level2="X9")
+    retimed = _retimed(created)
+    batch = [_delivery(created), _delivery(poison), _delivery(retimed)]
+    await runner.handle_batch(batch)
+    await runner.handle_batch(batch)  # all duplicates now: nothing applied, no call
+    assert seen == [[created.event_id, retimed.event_id]]
