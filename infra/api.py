@@ -42,8 +42,8 @@ def create_app(bus: CommandBus, engines: ReadEngines, services: Sequence[Service
         return _error(422, exc.field, exc.reason, "domain_error")
 
     for spec in services:
-        if spec.router is not None:
-            app.include_router(spec.router(bus, engines))
+        for router in spec.routers:
+            app.include_router(router(bus, engines))
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -19,5 +19,5 @@ SERVICE = ServiceSpec(
     event_classes=ACTOR_EVENTS,
     command_handlers=ACTOR_HANDLERS,
     projections=(ProjectionSpec(ACTORS_PROJECTION, topics=ACTOR_TOPICS),),
-    router=actor_router,
+    routers=(actor_router,),
 )

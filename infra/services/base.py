@@ -37,4 +37,4 @@ class ServiceSpec:
     command_handlers: Mapping[type[Command], Handler]
     projections: tuple[ProjectionSpec, ...] = ()
     upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
-    router: Callable[[CommandBus, ReadEngines], APIRouter] | None = None
+    routers: tuple[Callable[[CommandBus, ReadEngines], APIRouter], ...] = ()

@@ -30,5 +30,5 @@ SERVICE = ServiceSpec(
     ),
     command_handlers=MOVIE_HANDLERS,
     projections=(ProjectionSpec(MOVIES_PROJECTION, topics=TOPICS),),
-    router=movie_router,
+    routers=(movie_router,),
 )

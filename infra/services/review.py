@@ -45,5 +45,5 @@ SERVICE = ServiceSpec(
     event_classes=REVIEW_SERVICE_EVENTS,
     command_handlers=REVIEW_HANDLERS,
     projections=(ProjectionSpec(REVIEWS_PROJECTION, topics=("reviews.events",)),),
-    router=review_router,
+    routers=(review_router,),
 )

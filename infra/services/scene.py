@@ -29,5 +29,5 @@ SERVICE = ServiceSpec(
         ProjectionSpec(SCENES_PROJECTION, topics=("scenes.events",)),
         ProjectionSpec(SCENE_CACHES_PROJECTION, topics=("movies.events", "actors.events")),
     ),
-    router=scene_router,
+    routers=(scene_router,),
 )

@@ -19,5 +19,5 @@ SERVICE = ServiceSpec(
     command_handlers=USER_HANDLERS,
     # scenes.events: the scene lifecycle behind watch_lists.total_scenes_count.
     projections=(ProjectionSpec(USERS_PROJECTION, topics=("users.events", "scenes.events")),),
-    router=user_router,
+    routers=(user_router,),
 )
