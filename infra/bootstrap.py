@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,7 +96,8 @@ async def open_system(settings: Settings, services: tuple[ServiceSpec, ...] = AL
 def build_broker(system: System, *, projector: bool = True, commands: bool = True) -> KafkaBroker:
     """Return a FastStream broker with the projectors and/or the command consumer subscribed."""
     settings = system.settings
-    broker = KafkaBroker(settings.require_kafka(), logger=log, graceful_timeout=15.0)
+    # FastStream logs every message it receives and processes: that belongs at DEBUG.
+    broker = KafkaBroker(settings.require_kafka(), logger=log, log_level=logging.DEBUG, graceful_timeout=15.0)
     if projector:
         for spec in system.services:
             for projection in spec.projections:
