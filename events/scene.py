@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -69,13 +69,31 @@ class SceneReclassified(SceneEvent):
 
 
 class SceneDetailsEdited(SceneEvent):
-    """A scene's description, tags or emotional tags changed; carries all three as they now are."""
+    """A scene's description, tags or emotional tags changed; carries all three as they now are.
+
+    v2: ``tags`` and ``emotional_tags`` are stripped, non-empty and unique (first seen kept);
+    v1 events may repeat a tag or carry blanks (see :func:`upcast_scene_details_edited_v1`).
+    """
 
     event_type: ClassVar[str] = "SceneDetailsEdited"
+    schema_version: ClassVar[int] = 2
 
     description: str | None = None
     tags: tuple[str, ...] = ()
     emotional_tags: tuple[str, ...] = ()
+
+
+def _normalised_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+
+
+def upcast_scene_details_edited_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """SceneDetailsEdited v1 -> v2: strip tags, drop blank ones and keep each tag once."""
+    return {
+        **payload,
+        "tags": _normalised_tags(payload.get("tags") or []),
+        "emotional_tags": _normalised_tags(payload.get("emotional_tags") or []),
+    }
 
 
 class SceneDeleted(SceneEvent):

@@ -16,6 +16,7 @@ from commands.errors import (
     UniqueKeyTakenError,
 )
 from commands.handlers import CommandBus
+from infra.metrics import ops_router
 from infra.services import ServiceSpec
 from read_models.engines import ReadEngines
 
@@ -44,6 +45,8 @@ def create_app(bus: CommandBus, engines: ReadEngines, services: Sequence[Service
     for spec in services:
         for router in spec.routers:
             app.include_router(router(bus, engines))
+    if "event_store" in engines:  # the operators' routes read the log as well as the read models
+        app.include_router(ops_router(bus, engines))
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

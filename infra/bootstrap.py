@@ -77,8 +77,8 @@ async def open_system(settings: Settings, services: tuple[ServiceSpec, ...] = AL
     event_pool = await create_pool(settings.dsn_for("event_store"), max_size=20)
     pools = {spec.name: await create_pool(settings.dsn_for(spec.name), max_size=5) for spec in services}
     engines = {
-        spec.name: create_async_engine(sqlalchemy_url(settings.dsn_for(spec.name)), pool_size=5)
-        for spec in services
+        name: create_async_engine(sqlalchemy_url(settings.dsn_for(name)), pool_size=5)
+        for name in ("event_store", *(spec.name for spec in services))
     }
     store = PostgresEventStore(event_pool, registry)
     return System(

@@ -37,6 +37,8 @@ from infra.bootstrap import open_system, prepare, run_services
 from infra.config import load_settings
 from infra.logging import configure_logging
 from infra.migrate import migrate_all
+from infra.ops_cli import ops_app
+from infra.replay_cli import replay_app
 from infra.stack import PrerequisiteMissing
 from infra.stack_cli import stack_app
 
@@ -49,6 +51,8 @@ EXIT_FORBIDDEN = 5
 
 app = typer.Typer(help="SceneLedger: event-sourced movie-scene classification.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local PostgreSQL + Kafka.")
+app.add_typer(ops_app)  # projections status|health, dlq, check, backup, restore, housekeeping
+app.add_typer(replay_app)  # replay, verify
 scenes_app = typer.Typer(help="Scene commands and reads.", no_args_is_help=True)
 app.add_typer(scenes_app, name="scenes")
 movies_app = typer.Typer(help="Movie commands.", no_args_is_help=True)

@@ -33,7 +33,7 @@ log = structlog.get_logger(__name__)
 
 # The horizon: xids in progress at this statement's snapshot, minus those still running in
 # another database (a backend never changes database), else the snapshot's xmax.
-_HORIZON = """
+LOG_HORIZON_SQL = """
 SELECT coalesce(
     (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
      WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_activity a
@@ -48,7 +48,7 @@ SELECT position, tx_id::text AS tx_text, id, stream_type, stream_id, stream_vers
        correlation_id, causation_id, user_id, user_role, host(client_addr) AS client_addr
 FROM saga_events
 WHERE (tx_id, position) > ($1::text::xid8, $2)
-  AND tx_id < ({_HORIZON})
+  AND tx_id < ({LOG_HORIZON_SQL})
 -- Not the text alias: ordering xids as text would put '100005' before '99994'.
 ORDER BY saga_events.tx_id, saga_events.position
 LIMIT $3

@@ -156,9 +156,10 @@ async def _removed(conn: asyncpg.Connection, e: ActorRemoved) -> None:
 
 async def _entry_added(conn: asyncpg.Connection, e: FilmographyEntryAdded) -> None:
     await conn.execute(
-        "INSERT INTO filmography (actor_id, movie_id, character_name, role_type, billing_order, "
+        # The row id is the event's id, so a rebuild reproduces it exactly.
+        "INSERT INTO filmography (id, actor_id, movie_id, character_name, role_type, billing_order, "
         "screen_time_minutes, notes, award_nominations, created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        "VALUES ($10, $1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         e.stream_id,
         e.movie_id,
         e.character_name,
@@ -168,6 +169,7 @@ async def _entry_added(conn: asyncpg.Connection, e: FilmographyEntryAdded) -> No
         e.notes,
         list(e.award_nominations),
         e.occurred_at,
+        e.event_id,
     )
     await _bump(conn, e)
     await refresh_figures(conn, [e.stream_id])
@@ -220,8 +222,9 @@ async def _related(conn: asyncpg.Connection, e: ActorsRelated) -> None:
             return
         await conn.execute("DELETE FROM actor_relationships WHERE id = $1", mirror["id"])
     await conn.execute(
-        "INSERT INTO actor_relationships (actor_id, related_actor_id, relation_type, since_year, "
-        "until_year, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        # The row id is the event's id, so a rebuild reproduces it exactly.
+        "INSERT INTO actor_relationships (id, actor_id, related_actor_id, relation_type, since_year, "
+        "until_year, notes, created_at) VALUES ($8, $1, $2, $3, $4, $5, $6, $7)",
         e.stream_id,
         e.related_actor_id,
         e.relation_type,
@@ -229,6 +232,7 @@ async def _related(conn: asyncpg.Connection, e: ActorsRelated) -> None:
         e.until_year,
         e.notes,
         e.occurred_at,
+        e.event_id,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -64,6 +64,10 @@ class Projection:
 
     name: str
     handlers: dict[type[DomainEvent], ApplyFn]
+    on_poison: Literal["pause", "skip"] = "pause"
+    """What an event the projection cannot apply does to its stream: ``pause`` parks the
+    stream's later events behind it (order kept, an operator retries or skips); ``skip``
+    records it as a resolved dead letter and lets the stream go on."""
     after_batch: AfterBatchFn | None = None
     """Runs once per batch, in its transaction, with the events applied: for figures derived
     from many rows (recomputed once per touched key instead of once per event)."""
@@ -167,7 +171,8 @@ class ProjectionRunner:
         elif self.projection.handles(event):
             error = await self._apply(conn, event, careful=careful)
         if error is not None:
-            parked[sid] = await self._dead_letter(conn, d, error, None)
+            skip = self.projection.on_poison == "skip"
+            dead_id = await self._dead_letter(conn, d, error, None, resolved=skip)
             outcome.dead_lettered.append(d)
             log.warning(
                 "projection.dead_letter",
@@ -175,7 +180,14 @@ class ProjectionRunner:
                 stream_id=str(sid),
                 version=version,
                 error=error,
+                policy=self.projection.on_poison,
             )
+            if not skip:
+                parked[sid] = dead_id
+                return
+            # Skip: the event stays on record as a (resolved) dead letter; the stream goes on.
+            versions[sid] = version
+            touched[sid] = (version, d.recorded.position)
             return
         versions[sid] = version
         touched[sid] = (version, d.recorded.position)
@@ -204,12 +216,15 @@ class ProjectionRunner:
         d: Delivery,
         error: str,
         parked_behind: int | None,
+        *,
+        resolved: bool = False,
     ) -> int:
         event = d.recorded.event if d.recorded else None
         row_id = await conn.fetchval(
             "INSERT INTO projection_dead_letters (projection, stream_id, stream_version, position, "
-            'event_id, event_type, topic, partition, "offset", headers, value, error, parked_behind) '
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+            'event_id, event_type, topic, partition, "offset", headers, value, error, parked_behind, '
+            "resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+            "CASE WHEN $14 THEN now() END) "
             "ON CONFLICT DO NOTHING RETURNING id",
             self.projection.name,
             event.stream_id if event else None,
@@ -224,6 +239,7 @@ class ProjectionRunner:
             d.value,
             error,
             parked_behind,
+            resolved,
         )
         if row_id is None:  # already dead-lettered by an earlier delivery of this record
             row_id = await conn.fetchval(

@@ -1,7 +1,9 @@
 """Queries over the Review service's read model (SQLAlchemy Core: every client value is a bound parameter).
 
-Privacy is filtered in the queries for now (row-level security comes later): a private review is
-seen only by its author, a recommendation addressed to one user only by that user and its sender.
+A private review is seen only by its author: reads given an ``identity`` (the API's) run under
+row-level security, which enforces that in the database; reads without one (the system's own)
+filter by ``viewer`` in the query. A recommendation addressed to one user is seen only by that
+user and its sender (filtered in the query).
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.auth import Identity
+from read_models.rls import reading
 
 metadata = MetaData()
 
@@ -184,44 +190,72 @@ def recommendation_visible_to(viewer: UUID | None) -> ColumnElement[bool]:
     return or_(public, recommendations.c.recipient_id == viewer, recommendations.c.recommender_id == viewer)
 
 
+def _visible(viewer: UUID | None, identity: Identity | None) -> ColumnElement[bool]:
+    # Under an identity, row-level security filters; the query adds nothing that could mask it.
+    return true() if identity is not None else review_visible_to(viewer)
+
+
 class ReviewQueries:
-    """Reads of reviews; ``viewer`` is the acting user (``None`` for an anonymous reader)."""
+    """Reads of reviews: as ``identity`` under row-level security, else filtered for ``viewer``.
+
+    ``viewer`` is the user a system read acts for (``None``: an anonymous reader); it is
+    ignored when ``identity`` is given.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def get(self, review_id: UUID, *, viewer: UUID | None = None) -> ReviewView | None:
+    async def get(
+        self, review_id: UUID, *, viewer: UUID | None = None, identity: Identity | None = None
+    ) -> ReviewView | None:
         """Return one review if the viewer may see it, else ``None``."""
-        query = select(reviews).where(reviews.c.id == review_id, review_visible_to(viewer))
-        async with self._engine.connect() as conn:
+        query = select(reviews).where(reviews.c.id == review_id, _visible(viewer, identity))
+        async with reading(self._engine, identity) as conn:
             row = (await conn.execute(query)).first()
         return _review(row) if row else None
 
     async def _page(
-        self, where: ColumnElement[bool], viewer: UUID | None, limit: int, offset: int
+        self,
+        where: ColumnElement[bool],
+        viewer: UUID | None,
+        identity: Identity | None,
+        limit: int,
+        offset: int,
     ) -> list[ReviewView]:
         query = (
             select(reviews)
-            .where(where, review_visible_to(viewer))
+            .where(where, _visible(viewer, identity))
             .order_by(reviews.c.created_at.desc(), reviews.c.id.desc())
             .limit(limit)
             .offset(offset)
         )
-        async with self._engine.connect() as conn:
+        async with reading(self._engine, identity) as conn:
             rows = (await conn.execute(query)).all()
         return [_review(r) for r in rows]
 
     async def by_movie(
-        self, movie_id: UUID, *, viewer: UUID | None = None, limit: int = 50, offset: int = 0
+        self,
+        movie_id: UUID,
+        *,
+        viewer: UUID | None = None,
+        identity: Identity | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[ReviewView]:
         """Return a movie's reviews the viewer may see, newest first."""
-        return await self._page(reviews.c.movie_id == movie_id, viewer, limit, offset)
+        return await self._page(reviews.c.movie_id == movie_id, viewer, identity, limit, offset)
 
     async def by_scene(
-        self, scene_id: UUID, *, viewer: UUID | None = None, limit: int = 50, offset: int = 0
+        self,
+        scene_id: UUID,
+        *,
+        viewer: UUID | None = None,
+        identity: Identity | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[ReviewView]:
         """Return a scene's reviews the viewer may see, newest first."""
-        return await self._page(reviews.c.scene_id == scene_id, viewer, limit, offset)
+        return await self._page(reviews.c.scene_id == scene_id, viewer, identity, limit, offset)
 
     async def reactions_of(self, review_id: UUID, user_id: UUID) -> list[str]:
         """Return the kinds of reaction ``user_id`` gave a review, in name order."""

@@ -27,6 +27,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from infra.auth import Identity
+from read_models.rls import reading
+
 metadata = MetaData()
 
 scenes = Table(
@@ -329,6 +332,10 @@ class SceneQueries:
 
     A read of several tables runs in one REPEATABLE READ transaction: a scene and its cast
     and lines come from the same snapshot, never half of a projection's commit.
+
+    Scene reads given an ``identity`` (the API's) run under row-level security: viewers and
+    contributors see the scenes of public movies, professionals also their own, admins all.
+    Without one they read as the tables' owner (the system itself: CLI, checks, tests).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -340,18 +347,19 @@ class SceneQueries:
         dialogues = await _dialogues_of(conn, ids) if ids else {}
         return [_scene_view(r, actors.get(r.id, []), dialogues.get(r.id, [])) for r in rows]
 
-    async def get(self, scene_id: UUID) -> SceneView | None:
-        """Return one scene with its cast and dialogue lines, or ``None``."""
-        async with self._engine.connect() as raw:
-            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
+    async def get(self, scene_id: UUID, *, identity: Identity | None = None) -> SceneView | None:
+        """Return one scene with its cast and dialogue lines, or ``None`` (also when not visible)."""
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
             row = (await conn.execute(select(scenes).where(scenes.c.id == scene_id))).first()
             if row is None:
                 return None
             [scene] = await self._scenes_with_details(conn, [row])
         return scene
 
-    async def by_movie(self, movie_id: UUID, *, limit: int = 100, offset: int = 0) -> list[SceneView]:
-        """Return a movie's scenes ordered by start time (then end time and id, for stable pages)."""
+    async def by_movie(
+        self, movie_id: UUID, *, limit: int = 100, offset: int = 0, identity: Identity | None = None
+    ) -> list[SceneView]:
+        """Return a movie's visible scenes ordered by start time (then end time and id, for stable pages)."""
         query = (
             select(scenes)
             .where(scenes.c.movie_id == movie_id)
@@ -359,19 +367,25 @@ class SceneQueries:
             .limit(limit)
             .offset(offset)
         )
-        async with self._engine.connect() as raw:
-            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
             rows = (await conn.execute(query)).all()
             return await self._scenes_with_details(conn, rows)
 
-    async def dialogues(self, scene_id: UUID) -> list[DialogueView] | None:
-        """Return a scene's dialogue lines in time order, or ``None`` if there is no such scene."""
-        async with self._engine.connect() as raw:
-            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
+    async def dialogues(
+        self, scene_id: UUID, *, identity: Identity | None = None
+    ) -> list[DialogueView] | None:
+        """Return a scene's dialogue lines in time order, or ``None`` if there is no such (visible) scene."""
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
             exists = (await conn.execute(select(scenes.c.id).where(scenes.c.id == scene_id))).first()
             if exists is None:
                 return None
             return (await _dialogues_of(conn, [scene_id])).get(scene_id, [])
+
+    async def creator(self, scene_id: UUID) -> tuple[bool, UUID | None]:
+        """Return whether the read model has the scene and who created it (as the tables' owner)."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(scenes.c.created_by).where(scenes.c.id == scene_id))).first()
+        return (row is not None, row.created_by if row is not None else None)
 
     async def movie_stats(self, movie_id: UUID) -> MovieSceneStatsView | None:
         """Return a movie's scene statistics: zeros for a known movie without scenes, else ``None``."""

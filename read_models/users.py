@@ -1,4 +1,8 @@
-"""Queries over the User read model; only ``credentials_by_email`` ever returns the password hash."""
+"""Queries over the User read model; only ``credentials_by_email`` ever returns the password hash.
+
+Watch lists and interactions read with an ``identity`` run under row-level security: their
+owner's only (admins: all); without one they read as the tables' owner (the system itself).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.auth import Identity
+from read_models.rls import reading
 
 metadata = MetaData()
 
@@ -250,6 +257,7 @@ class UserQueries:
         status: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        identity: Identity | None = None,
     ) -> list[WatchListEntryView]:
         """Return a user's watch list, highest priority (1) first, then oldest first."""
         query = select(watch_lists).where(watch_lists.c.user_id == user_id)
@@ -260,16 +268,18 @@ class UserQueries:
             .limit(limit)
             .offset(offset)
         )
-        async with self._engine.connect() as conn:
+        async with reading(self._engine, identity) as conn:
             rows = (await conn.execute(query)).all()
         return [_entry_view(r) for r in rows]
 
-    async def watch_list_entry(self, user_id: UUID, movie_id: UUID) -> WatchListEntryView | None:
+    async def watch_list_entry(
+        self, user_id: UUID, movie_id: UUID, *, identity: Identity | None = None
+    ) -> WatchListEntryView | None:
         """Return the user's entry for ``movie_id``, or ``None``."""
         query = select(watch_lists).where(
             watch_lists.c.user_id == user_id, watch_lists.c.movie_id == movie_id
         )
-        async with self._engine.connect() as conn:
+        async with reading(self._engine, identity) as conn:
             row = (await conn.execute(query)).first()
         return _entry_view(row) if row else None
 
@@ -281,6 +291,7 @@ class UserQueries:
         interaction_type: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        identity: Identity | None = None,
     ) -> list[InteractionView]:
         """Return a user's scene interactions, newest first."""
         query = select(user_scene_interactions).where(user_scene_interactions.c.user_id == user_id)
@@ -293,6 +304,6 @@ class UserQueries:
             .limit(limit)
             .offset(offset)
         )
-        async with self._engine.connect() as conn:
+        async with reading(self._engine, identity) as conn:
             rows = (await conn.execute(query)).all()
         return [_interaction_view(r) for r in rows]

@@ -1,4 +1,4 @@
-"""What every HTTP route shares: the acting user's headers, the command id, paging and 404s."""
+"""What every HTTP route shares: the acting user from the bearer token, the command id, paging and 404s."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from typing import Annotated, TypeVar
 from uuid import UUID, uuid4
 
 from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
 from events.base import EventMetadata
+from infra.auth import ANONYMOUS, Identity, InvalidTokenError, default_authority
 
 T = TypeVar("T")
 
-UserId = Annotated[UUID | None, Header(alias="X-User-Id", description="acting user")]
-UserRole = Annotated[str | None, Header(alias="X-User-Role", description="acting user's role")]
+_bearer = HTTPBearer(auto_error=False, description="access token from POST /auth/login")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Correlation = Annotated[UUID | None, Header(alias="X-Correlation-Id", description="correlates a workflow")]
 Idempotency = Annotated[UUID | None, Header(alias="Idempotency-Key", description="retries apply once")]
 
@@ -22,19 +24,57 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0)]
 
 
+def current_identity(credentials: Bearer = None) -> Identity:
+    """Return who the request acts as: the verified token's user and role, else an anonymous viewer.
+
+    A missing, malformed, tampered or expired token reads as anonymous; routes that need a user
+    answer 401 through :func:`signed_in`.
+    """
+    if credentials is None:
+        return ANONYMOUS
+    try:
+        return default_authority().verify(credentials.credentials)
+    except InvalidTokenError:
+        return ANONYMOUS
+
+
+Caller = Annotated[Identity, Depends(current_identity)]
+
+
 def acting_metadata(
     request: Request,
-    x_user_id: UserId = None,
-    x_user_role: UserRole = None,
+    identity: Caller,
     x_correlation_id: Correlation = None,
 ) -> EventMetadata:
     """Return the metadata that the request's events will carry: who acts, from where, in which workflow."""
     return EventMetadata(
         correlation_id=x_correlation_id,
-        user_id=x_user_id,
-        user_role=x_user_role,
+        user_id=identity.user_id,
+        user_role=identity.role if identity.authenticated else None,
         client_addr=request.client.host if request.client else None,
     )
+
+
+def _unauthorised() -> HTTPException:
+    return HTTPException(
+        status_code=401,
+        detail="log in first: send Authorization: Bearer <token from POST /auth/login>",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def signed_in(identity: Caller) -> Identity:
+    """Return the acting user, or answer 401 when the request carries no valid token."""
+    if not identity.authenticated:
+        raise _unauthorised()
+    return identity
+
+
+def signed_in_user_id(identity: Caller) -> UUID:
+    """Return the acting user's id, or answer 401 when the request carries no valid token."""
+    if identity.user_id is None:
+        raise _unauthorised()
+    return identity.user_id
 
 
 def command_id(idempotency_key: Idempotency = None) -> UUID:
@@ -43,6 +83,8 @@ def command_id(idempotency_key: Idempotency = None) -> UUID:
 
 
 Acting = Annotated[EventMetadata, Depends(acting_metadata)]
+SignedIn = Annotated[Identity, Depends(signed_in)]
+SignedInUserId = Annotated[UUID, Depends(signed_in_user_id)]
 CommandId = Annotated[UUID, Depends(command_id)]
 
 

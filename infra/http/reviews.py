@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import Field
 
 from commands.base import CommandResult
@@ -27,7 +27,17 @@ from commands.review import (
     WithdrawRecommendation,
 )
 from events.review import ReactionKind, ReviewType
-from infra.http.common import Acting, CommandId, ExpectedVersion, Offset, RequestBody, UserId, found
+from infra.http.common import (
+    Acting,
+    Caller,
+    CommandId,
+    ExpectedVersion,
+    Offset,
+    RequestBody,
+    SignedInUserId,
+    found,
+    signed_in,
+)
 from read_models.engines import ReadEngines
 from read_models.reviews import (
     RatingQueries,
@@ -39,9 +49,9 @@ from read_models.reviews import (
     ReviewView,
 )
 
-# A reaction is the acting user's own, so X-User-Id is required on its routes; where both this and
-# ``Acting`` read the header, the OpenAPI document shows the required one.
-ActingUser = Annotated[UUID, Header(alias="X-User-Id", description="acting user (required here)")]
+# Every write is someone's own (the commands check that the acting user is the author, rater,
+# recipient, ...), so each needs a logged-in user: 401 without a valid token.
+_NEEDS_LOGIN = [Depends(signed_in)]
 Limit = Annotated[int, Query(ge=1, le=200)]  # review pages are shorter than the other services'
 
 
@@ -65,12 +75,12 @@ class ChangeRatingBody(RequestBody):
 
 
 def _review_commands(router: APIRouter, bus: CommandBus) -> None:
-    @router.post("/reviews", status_code=202)
+    @router.post("/reviews", status_code=202, dependencies=_NEEDS_LOGIN)
     async def post_review(cmd: PostReview, meta: Acting) -> CommandResult:
         """Post a review. The command id in the body makes retries safe."""
         return await bus.dispatch(cmd, meta)
 
-    @router.patch("/reviews/{review_id}", status_code=202)
+    @router.patch("/reviews/{review_id}", status_code=202, dependencies=_NEEDS_LOGIN)
     async def revise_review(
         review_id: UUID,
         body: ReviseBody,
@@ -81,7 +91,7 @@ def _review_commands(router: APIRouter, bus: CommandBus) -> None:
         cmd = ReviseReview(command_id=command_id, review_id=review_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/reviews/{review_id}", status_code=202)
+    @router.delete("/reviews/{review_id}", status_code=202, dependencies=_NEEDS_LOGIN)
     async def delete_review(
         review_id: UUID,
         meta: Acting,
@@ -92,11 +102,11 @@ def _review_commands(router: APIRouter, bus: CommandBus) -> None:
         cmd = DeleteReview(command_id=command_id, review_id=review_id, expected_version=expected_version)
         return await bus.dispatch(cmd, meta)
 
-    @router.put("/reviews/{review_id}/reactions/{kind}", status_code=202)
+    @router.put("/reviews/{review_id}/reactions/{kind}", status_code=202, dependencies=_NEEDS_LOGIN)
     async def react(
         review_id: UUID,
         kind: ReactionKind,
-        user_id: ActingUser,
+        user_id: SignedInUserId,
         meta: Acting,
         command_id: CommandId,
     ) -> CommandResult:
@@ -104,11 +114,11 @@ def _review_commands(router: APIRouter, bus: CommandBus) -> None:
         cmd = ReactToReview(command_id=command_id, review_id=review_id, user_id=user_id, kind=kind)
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/reviews/{review_id}/reactions/{kind}", status_code=202)
+    @router.delete("/reviews/{review_id}/reactions/{kind}", status_code=202, dependencies=_NEEDS_LOGIN)
     async def withdraw_reaction(
         review_id: UUID,
         kind: ReactionKind,
-        user_id: ActingUser,
+        user_id: SignedInUserId,
         meta: Acting,
         command_id: CommandId,
     ) -> CommandResult:
@@ -118,33 +128,34 @@ def _review_commands(router: APIRouter, bus: CommandBus) -> None:
 
 
 def _review_reads(router: APIRouter, queries: ReviewQueries) -> None:
+    # Row-level security decides what each caller sees: public reviews, and their own private ones.
     @router.get("/reviews/{review_id}")
-    async def get_review(review_id: UUID, user_id: UserId = None) -> ReviewView:
+    async def get_review(review_id: UUID, caller: Caller) -> ReviewView:
         """Return one review; a private one only to its author."""
-        return found(await queries.get(review_id, viewer=user_id), f"review {review_id} not found")
+        return found(await queries.get(review_id, identity=caller), f"review {review_id} not found")
 
     @router.get("/movies/{movie_id}/reviews")
     async def movie_reviews(
-        movie_id: UUID, user_id: UserId = None, limit: Limit = 50, offset: Offset = 0
+        movie_id: UUID, caller: Caller, limit: Limit = 50, offset: Offset = 0
     ) -> list[ReviewView]:
         """Return a movie's reviews, newest first: public ones and the acting user's own."""
-        return await queries.by_movie(movie_id, viewer=user_id, limit=limit, offset=offset)
+        return await queries.by_movie(movie_id, identity=caller, limit=limit, offset=offset)
 
     @router.get("/scenes/{scene_id}/reviews")
     async def scene_reviews(
-        scene_id: UUID, user_id: UserId = None, limit: Limit = 50, offset: Offset = 0
+        scene_id: UUID, caller: Caller, limit: Limit = 50, offset: Offset = 0
     ) -> list[ReviewView]:
         """Return a scene's reviews, newest first: public ones and the acting user's own."""
-        return await queries.by_scene(scene_id, viewer=user_id, limit=limit, offset=offset)
+        return await queries.by_scene(scene_id, identity=caller, limit=limit, offset=offset)
 
 
 def _rating_routes(router: APIRouter, bus: CommandBus, queries: RatingQueries) -> None:
-    @router.post("/ratings", status_code=202)
+    @router.post("/ratings", status_code=202, dependencies=_NEEDS_LOGIN)
     async def give_rating(cmd: GiveRating, meta: Acting) -> CommandResult:
         """Rate a movie or a scene (one rating per user and target)."""
         return await bus.dispatch(cmd, meta)
 
-    @router.patch("/ratings/{rating_id}", status_code=202)
+    @router.patch("/ratings/{rating_id}", status_code=202, dependencies=_NEEDS_LOGIN)
     async def change_rating(
         rating_id: UUID,
         body: ChangeRatingBody,
@@ -155,7 +166,7 @@ def _rating_routes(router: APIRouter, bus: CommandBus, queries: RatingQueries) -
         cmd = ChangeRating(command_id=command_id, rating_id=rating_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/ratings/{rating_id}", status_code=202)
+    @router.delete("/ratings/{rating_id}", status_code=202, dependencies=_NEEDS_LOGIN)
     async def withdraw_rating(
         rating_id: UUID,
         meta: Acting,
@@ -194,12 +205,12 @@ def _rating_routes(router: APIRouter, bus: CommandBus, queries: RatingQueries) -
 
 
 def _recommendation_routes(router: APIRouter, bus: CommandBus, queries: RecommendationQueries) -> None:
-    @router.post("/recommendations", status_code=202)
+    @router.post("/recommendations", status_code=202, dependencies=_NEEDS_LOGIN)
     async def make_recommendation(cmd: MakeRecommendation, meta: Acting) -> CommandResult:
         """Recommend a movie or a scene to one user or to everyone."""
         return await bus.dispatch(cmd, meta)
 
-    @router.put("/recommendations/{recommendation_id}/dismissal", status_code=202)
+    @router.put("/recommendations/{recommendation_id}/dismissal", status_code=202, dependencies=_NEEDS_LOGIN)
     async def dismiss_recommendation(
         recommendation_id: UUID,
         meta: Acting,
@@ -209,7 +220,7 @@ def _recommendation_routes(router: APIRouter, bus: CommandBus, queries: Recommen
         cmd = DismissRecommendation(command_id=command_id, recommendation_id=recommendation_id)
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/recommendations/{recommendation_id}", status_code=202)
+    @router.delete("/recommendations/{recommendation_id}", status_code=202, dependencies=_NEEDS_LOGIN)
     async def withdraw_recommendation(
         recommendation_id: UUID,
         meta: Acting,
@@ -220,23 +231,23 @@ def _recommendation_routes(router: APIRouter, bus: CommandBus, queries: Recommen
         return await bus.dispatch(cmd, meta)
 
     @router.get("/recommendations/{recommendation_id}")
-    async def get_recommendation(recommendation_id: UUID, user_id: UserId = None) -> RecommendationView:
+    async def get_recommendation(recommendation_id: UUID, caller: Caller) -> RecommendationView:
         """Return one recommendation; one addressed to a user only to that user and its sender."""
         return found(
-            await queries.get(recommendation_id, viewer=user_id),
+            await queries.get(recommendation_id, viewer=caller.user_id),
             f"recommendation {recommendation_id} not found",
         )
 
     @router.get("/recommendations")
     async def recommendations_for_me(
-        user_id: UserId = None,
+        caller: Caller,
         include_dismissed: bool = False,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> list[RecommendationView]:
         """Return what is recommended to the acting user (anonymously: to everyone), newest first."""
         return await queries.inbox(
-            viewer=user_id, include_dismissed=include_dismissed, limit=limit, offset=offset
+            viewer=caller.user_id, include_dismissed=include_dismissed, limit=limit, offset=offset
         )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID, uuid5
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import Field
 
+from commands.authorization import require_scene_owner, require_scene_writer
 from commands.base import CommandResult
 from commands.handlers import CommandBus
 from commands.parallel import (
@@ -38,7 +39,17 @@ from commands.scene import (
     Tag,
 )
 from events.scene import DialogueType, DisplayPosition, NarrativeRole
-from infra.http.common import Acting, CommandId, ExpectedVersion, Limit, Offset, RequestBody, found
+from infra.http.common import (
+    Acting,
+    Caller,
+    CommandId,
+    ExpectedVersion,
+    Limit,
+    Offset,
+    RequestBody,
+    SignedIn,
+    found,
+)
 from read_models.engines import ReadEngines
 from read_models.scenes import (
     DialogueView,
@@ -136,12 +147,30 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
     router = APIRouter(tags=["scenes"])
     scenes = SceneQueries(engines["scene"])
 
-    @router.post("/scenes", status_code=202)
+    async def scene_writer(_: SignedIn, meta: Acting) -> None:
+        """401 without a token; 403 for a viewer: only contributors, professionals, admins write."""
+        require_scene_writer(meta)
+
+    async def scene_owner(scene_id: UUID, _: SignedIn, meta: Acting) -> None:
+        """As ``scene_writer``, and the scene must be the caller's own unless the caller is an admin.
+
+        The creator comes from the read model: a scene it does not have yet (just created, or
+        no such scene) is left to the command, which answers 404 for one that does not exist.
+        """
+        require_scene_writer(meta)
+        known, created_by = await scenes.creator(scene_id)
+        if known:
+            require_scene_owner(meta, created_by)
+
+    writer = [Depends(scene_writer)]
+    owner = [Depends(scene_owner)]
+
+    @router.post("/scenes", status_code=202, dependencies=writer)
     async def create_scene(cmd: CreateScene, meta: Acting) -> CommandResult:
         """Create a scene. The command id in the body makes retries safe."""
         return await bus.dispatch(cmd, meta)
 
-    @router.put("/scenes/{scene_id}/time", status_code=202)
+    @router.put("/scenes/{scene_id}/time", status_code=202, dependencies=owner)
     async def retime_scene(
         scene_id: UUID,
         body: RetimeBody,
@@ -152,7 +181,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = RetimeScene(command_id=command_id, scene_id=scene_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.put("/scenes/{scene_id}/classification", status_code=202)
+    @router.put("/scenes/{scene_id}/classification", status_code=202, dependencies=owner)
     async def reclassify_scene(
         scene_id: UUID,
         body: ReclassifyBody,
@@ -163,7 +192,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = ReclassifyScene(command_id=command_id, scene_id=scene_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.patch("/scenes/{scene_id}", status_code=202)
+    @router.patch("/scenes/{scene_id}", status_code=202, dependencies=owner)
     async def edit_scene(
         scene_id: UUID,
         body: EditBody,
@@ -174,7 +203,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = EditSceneDetails(command_id=command_id, scene_id=scene_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/scenes/{scene_id}", status_code=202)
+    @router.delete("/scenes/{scene_id}", status_code=202, dependencies=owner)
     async def delete_scene(
         scene_id: UUID,
         meta: Acting,
@@ -185,7 +214,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = DeleteScene(command_id=command_id, scene_id=scene_id, expected_version=expected_version)
         return await bus.dispatch(cmd, meta)
 
-    @router.post("/scenes/{scene_id}/actors", status_code=202)
+    @router.post("/scenes/{scene_id}/actors", status_code=202, dependencies=owner)
     async def add_scene_actor(
         scene_id: UUID,
         body: AddActorBody,
@@ -196,7 +225,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = AddSceneActor(command_id=command_id, scene_id=scene_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/scenes/{scene_id}/actors/{actor_id}", status_code=202)
+    @router.delete("/scenes/{scene_id}/actors/{actor_id}", status_code=202, dependencies=owner)
     async def remove_scene_actor(
         scene_id: UUID,
         actor_id: UUID,
@@ -213,7 +242,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         )
         return await bus.dispatch(cmd, meta)
 
-    @router.post("/scenes/{scene_id}/dialogues", status_code=202)
+    @router.post("/scenes/{scene_id}/dialogues", status_code=202, dependencies=owner)
     async def add_dialogue(
         scene_id: UUID,
         body: AddDialogueBody,
@@ -228,7 +257,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         result = await bus.dispatch(cmd, meta)
         return DialogueCommandResult(**result.model_dump(), dialogue_id=dialogue_id)
 
-    @router.patch("/scenes/{scene_id}/dialogues/{dialogue_id}", status_code=202)
+    @router.patch("/scenes/{scene_id}/dialogues/{dialogue_id}", status_code=202, dependencies=owner)
     async def revise_dialogue(
         scene_id: UUID,
         dialogue_id: UUID,
@@ -246,7 +275,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         result = await bus.dispatch(cmd, meta)
         return DialogueCommandResult(**result.model_dump(), dialogue_id=dialogue_id)
 
-    @router.delete("/scenes/{scene_id}/dialogues/{dialogue_id}", status_code=202)
+    @router.delete("/scenes/{scene_id}/dialogues/{dialogue_id}", status_code=202, dependencies=owner)
     async def remove_dialogue(
         scene_id: UUID,
         dialogue_id: UUID,
@@ -264,12 +293,12 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         result = await bus.dispatch(cmd, meta)
         return DialogueCommandResult(**result.model_dump(), dialogue_id=dialogue_id)
 
-    @router.post("/parallel-groups", status_code=202)
+    @router.post("/parallel-groups", status_code=202, dependencies=writer)
     async def create_parallel_group(cmd: CreateParallelGroup, meta: Acting) -> CommandResult:
         """Create a parallel scene group on an existing movie; the body's command id makes retries safe."""
         return await bus.dispatch(cmd, meta)
 
-    @router.post("/parallel-groups/{group_id}/members", status_code=202)
+    @router.post("/parallel-groups/{group_id}/members", status_code=202, dependencies=writer)
     async def add_parallel_member(
         group_id: UUID,
         body: AddMemberBody,
@@ -280,7 +309,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = AddSceneToParallelGroup(command_id=command_id, group_id=group_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/parallel-groups/{group_id}/members/{scene_id}", status_code=202)
+    @router.delete("/parallel-groups/{group_id}/members/{scene_id}", status_code=202, dependencies=writer)
     async def remove_parallel_member(
         group_id: UUID,
         scene_id: UUID,
@@ -297,7 +326,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         )
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/parallel-groups/{group_id}", status_code=202)
+    @router.delete("/parallel-groups/{group_id}", status_code=202, dependencies=writer)
     async def dissolve_parallel_group(
         group_id: UUID,
         meta: Acting,
@@ -311,19 +340,21 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         return await bus.dispatch(cmd, meta)
 
     @router.get("/scenes/{scene_id}")
-    async def get_scene(scene_id: UUID) -> SceneView:
-        """One scene from the read model, with its cast and dialogue lines."""
-        return found(await scenes.get(scene_id), f"scene {scene_id} not found")
+    async def get_scene(scene_id: UUID, caller: Caller) -> SceneView:
+        """One scene with its cast and dialogue lines (404 when not visible to the caller)."""
+        return found(await scenes.get(scene_id, identity=caller), f"scene {scene_id} not found")
 
     @router.get("/movies/{movie_id}/scenes")
-    async def movie_scenes(movie_id: UUID, limit: Limit = 100, offset: Offset = 0) -> list[SceneView]:
-        """Return a movie's scenes ordered by start time, each with its cast and dialogue lines."""
-        return await scenes.by_movie(movie_id, limit=limit, offset=offset)
+    async def movie_scenes(
+        movie_id: UUID, caller: Caller, limit: Limit = 100, offset: Offset = 0
+    ) -> list[SceneView]:
+        """Return a movie's scenes the caller may see, ordered by start time, with cast and lines."""
+        return await scenes.by_movie(movie_id, limit=limit, offset=offset, identity=caller)
 
     @router.get("/scenes/{scene_id}/dialogues")
-    async def scene_dialogues(scene_id: UUID) -> list[DialogueView]:
-        """Return a scene's dialogue lines in time order."""
-        return found(await scenes.dialogues(scene_id), f"scene {scene_id} not found")
+    async def scene_dialogues(scene_id: UUID, caller: Caller) -> list[DialogueView]:
+        """Return a scene's dialogue lines in time order (404 when the scene is not visible to the caller)."""
+        return found(await scenes.dialogues(scene_id, identity=caller), f"scene {scene_id} not found")
 
     @router.get("/movies/{movie_id}/scene-stats")
     async def movie_scene_stats(movie_id: UUID) -> MovieSceneStatsView:

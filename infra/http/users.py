@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import Field, JsonValue
 
+from commands.authorization import require_admin, require_self, require_self_or_admin
 from commands.base import CommandResult
 from commands.classification import LEVEL1_LETTERS
 from commands.handlers import CommandBus
@@ -39,7 +40,8 @@ from commands.user import (
     WithdrawSceneInteraction,
 )
 from events.user import InteractionType, UserRole, WatchStatus
-from infra.http.common import Acting, CommandId, Limit, Offset, RequestBody, found
+from infra.http.auth import auth_router
+from infra.http.common import Acting, Caller, CommandId, Limit, Offset, RequestBody, found, signed_in
 from read_models.engines import ReadEngines
 from read_models.users import InteractionView, UserQueries, UserView, WatchListEntryView
 
@@ -123,10 +125,13 @@ class InteractionBody(RequestBody):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C901  one closure per route
-    """Routes of the User service."""
+def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C901, PLR0915  one closure per route
+    """Routes of the User service, and log-in (``POST /auth/login``), which checks its users."""
     router = APIRouter(tags=["users"])
     queries = UserQueries(engines["user"])
+    router.include_router(auth_router(bus, engines))
+    # Every change to an account needs a logged-in user (401 otherwise); sign-up does not.
+    needs_login = [Depends(signed_in)]
 
     @router.post("/users", status_code=202)
     async def register_user(body: RegisterBody, meta: Acting, command_id: CommandId) -> CommandResult:
@@ -139,7 +144,7 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         """One user with profile and preferences (never the password hash)."""
         return found(await queries.get(target_id), f"user {target_id} not found")
 
-    @router.put("/users/{target_id}/password", status_code=202)
+    @router.put("/users/{target_id}/password", status_code=202, dependencies=needs_login)
     async def change_password(
         target_id: UUID,
         body: PasswordBody,
@@ -147,6 +152,7 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Change a user's password (the current one must match)."""
+        require_self_or_admin(meta, target_id)
         cmd = ChangePassword(
             command_id=command_id,
             user_id=target_id,
@@ -155,7 +161,7 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         )
         return await bus.dispatch(cmd, meta)
 
-    @router.put("/users/{target_id}/role", status_code=202)
+    @router.put("/users/{target_id}/role", status_code=202, dependencies=needs_login)
     async def change_role(
         target_id: UUID,
         body: RoleBody,
@@ -163,22 +169,25 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Give a user another role."""
+        require_admin(meta, "change roles")
         cmd = ChangeUserRole(command_id=command_id, user_id=target_id, role=body.role)
         return await bus.dispatch(cmd, meta)
 
-    @router.post("/users/{target_id}/verify", status_code=202)
+    @router.post("/users/{target_id}/verify", status_code=202, dependencies=needs_login)
     async def verify_user(target_id: UUID, meta: Acting, command_id: CommandId) -> CommandResult:
         """Mark a user's account verified."""
+        require_admin(meta, "verify accounts")
         cmd = VerifyUser(command_id=command_id, user_id=target_id)
         return await bus.dispatch(cmd, meta)
 
-    @router.post("/users/{target_id}/deactivate", status_code=202)
+    @router.post("/users/{target_id}/deactivate", status_code=202, dependencies=needs_login)
     async def deactivate_user(target_id: UUID, meta: Acting, command_id: CommandId) -> CommandResult:
         """Deactivate a user; later commands on them are rejected."""
+        require_self_or_admin(meta, target_id)
         cmd = DeactivateUser(command_id=command_id, user_id=target_id)
         return await bus.dispatch(cmd, meta)
 
-    @router.patch("/users/{target_id}/profile", status_code=202)
+    @router.patch("/users/{target_id}/profile", status_code=202, dependencies=needs_login)
     async def update_profile(
         target_id: UUID,
         body: ProfileBody,
@@ -186,6 +195,7 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Change the fields of a user's profile that the body names."""
+        require_self_or_admin(meta, target_id)
         cmd = UpdateUserProfile(
             command_id=command_id,
             user_id=target_id,
@@ -193,7 +203,7 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         )
         return await bus.dispatch(cmd, meta)
 
-    @router.put("/users/{target_id}/preferences", status_code=202)
+    @router.put("/users/{target_id}/preferences", status_code=202, dependencies=needs_login)
     async def set_preferences(
         target_id: UUID,
         body: PreferencesBody,
@@ -201,27 +211,33 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Replace a user's preferences."""
+        require_self_or_admin(meta, target_id)
         cmd = SetUserPreferences(command_id=command_id, user_id=target_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
     @router.get("/users/{target_id}/watch-list")
     async def get_watch_list(
         target_id: UUID,
+        caller: Caller,
         status: WatchStatus | None = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> list[WatchListEntryView]:
-        """Return a user's watch list, highest priority first; ``status`` filters it."""
-        return await queries.watch_list(target_id, status=status, limit=limit, offset=offset)
+        """Return a user's watch list, highest priority first; ``status`` filters it.
+
+        Row-level security shows it to its owner and admins only: to anyone else it is empty.
+        """
+        return await queries.watch_list(target_id, status=status, limit=limit, offset=offset, identity=caller)
 
     @router.get("/users/{target_id}/watch-list/{movie_id}")
-    async def get_watch_list_entry(target_id: UUID, movie_id: UUID) -> WatchListEntryView:
-        """One entry of a user's watch list."""
+    async def get_watch_list_entry(target_id: UUID, movie_id: UUID, caller: Caller) -> WatchListEntryView:
+        """One entry of a user's watch list (404 for anyone but its owner and admins)."""
         return found(
-            await queries.watch_list_entry(target_id, movie_id), f"movie {movie_id} is not on the watch list"
+            await queries.watch_list_entry(target_id, movie_id, identity=caller),
+            f"movie {movie_id} is not on the watch list",
         )
 
-    @router.post("/users/{target_id}/watch-list", status_code=202)
+    @router.post("/users/{target_id}/watch-list", status_code=202, dependencies=needs_login)
     async def add_to_watch_list(
         target_id: UUID,
         body: WatchListAddBody,
@@ -229,10 +245,11 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Put a movie on a user's watch list."""
+        require_self(meta, target_id)
         cmd = AddMovieToWatchList(command_id=command_id, user_id=target_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.patch("/users/{target_id}/watch-list/{movie_id}", status_code=202)
+    @router.patch("/users/{target_id}/watch-list/{movie_id}", status_code=202, dependencies=needs_login)
     async def update_watch_list_entry(
         target_id: UUID,
         movie_id: UUID,
@@ -241,6 +258,7 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Change the fields of a watch-list entry that the body names."""
+        require_self(meta, target_id)
         cmd = UpdateWatchListEntry(
             command_id=command_id,
             user_id=target_id,
@@ -249,7 +267,7 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         )
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/users/{target_id}/watch-list/{movie_id}", status_code=202)
+    @router.delete("/users/{target_id}/watch-list/{movie_id}", status_code=202, dependencies=needs_login)
     async def remove_from_watch_list(
         target_id: UUID,
         movie_id: UUID,
@@ -257,23 +275,33 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Take a movie off a user's watch list."""
+        require_self(meta, target_id)
         cmd = RemoveMovieFromWatchList(command_id=command_id, user_id=target_id, movie_id=movie_id)
         return await bus.dispatch(cmd, meta)
 
     @router.get("/users/{target_id}/interactions")
     async def get_interactions(
         target_id: UUID,
+        caller: Caller,
         scene_id: UUID | None = None,
         interaction_type: InteractionType | None = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> list[InteractionView]:
-        """Return a user's scene interactions, newest first, filtered by scene and type when given."""
+        """Return a user's scene interactions, newest first, filtered by scene and type when given.
+
+        Row-level security shows them to their owner and admins only: to anyone else none.
+        """
         return await queries.interactions(
-            target_id, scene_id=scene_id, interaction_type=interaction_type, limit=limit, offset=offset
+            target_id,
+            scene_id=scene_id,
+            interaction_type=interaction_type,
+            limit=limit,
+            offset=offset,
+            identity=caller,
         )
 
-    @router.post("/users/{target_id}/interactions", status_code=202)
+    @router.post("/users/{target_id}/interactions", status_code=202, dependencies=needs_login)
     async def record_interaction(
         target_id: UUID,
         body: InteractionBody,
@@ -281,10 +309,15 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Record a user's interaction with a scene."""
+        require_self(meta, target_id)
         cmd = RecordSceneInteraction(command_id=command_id, user_id=target_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/users/{target_id}/interactions/{scene_id}/{interaction_type}", status_code=202)
+    @router.delete(
+        "/users/{target_id}/interactions/{scene_id}/{interaction_type}",
+        status_code=202,
+        dependencies=needs_login,
+    )
     async def withdraw_interaction(
         target_id: UUID,
         scene_id: UUID,
@@ -293,6 +326,7 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         command_id: CommandId,
     ) -> CommandResult:
         """Withdraw a user's interaction with a scene."""
+        require_self(meta, target_id)
         cmd = WithdrawSceneInteraction(
             command_id=command_id,
             user_id=target_id,

@@ -16,6 +16,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from infra.auth import TokenAuthority, bearer_headers
 from infra.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +28,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+AUTH_SECRET = "e2e secret shared with the API process, 32+ bytes"  # noqa: S105  test input
+ACTOR = uuid4()
+
+
+def _auth(**headers: str) -> dict[str, str]:
+    """A fresh admin token the API process accepts (same secret), with any other headers."""
+    return {**bearer_headers(ACTOR, "admin", TokenAuthority(AUTH_SECRET)), **headers}
+
+
 def _env(settings: Settings) -> dict[str, str]:
     return {
         **os.environ,
         "SCENELEDGER_PG_DSN": settings.pg_dsn or "",
         "SCENELEDGER_KAFKA_BOOTSTRAP": settings.require_kafka(),
         "SCENELEDGER_NAMESPACE": settings.namespace,
+        "SCENELEDGER_AUTH_SECRET": AUTH_SECRET,
     }
 
 
@@ -83,14 +94,14 @@ def fx_system_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) 
 
 def _movie(url: str) -> str:
     """Register a movie through the Movie service's route: scenes may only be created for one."""
-    response = httpx.post(f"{url}/movies", json={"title": "時をかける少女"})
+    response = httpx.post(f"{url}/movies", json={"title": "時をかける少女"}, headers=_auth())
     assert response.status_code == 202, response.text
     return str(response.json()["stream_id"])
 
 
 def _actor(url: str) -> str:
     """Register an actor (unique name: the Actor service claims names) through its route."""
-    response = httpx.post(f"{url}/actors", json={"name": f"仲里依紗 {uuid4().hex[:8]}"})
+    response = httpx.post(f"{url}/actors", json={"name": f"仲里依紗 {uuid4().hex[:8]}"}, headers=_auth())
     assert response.status_code == 202, response.text
     return str(response.json()["stream_id"])
 
@@ -98,7 +109,7 @@ def _actor(url: str) -> str:
 def _wait_for_scene(url: str, scene_id: str, version: int = 1) -> dict[str, object]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        response = httpx.get(f"{url}/scenes/{scene_id}")
+        response = httpx.get(f"{url}/scenes/{scene_id}", headers=_auth())
         if response.status_code == 200 and response.json()["version"] >= version:
             return dict(response.json())
         time.sleep(0.05)
@@ -110,12 +121,13 @@ def test_http_create_then_read(system_url: str) -> None:
     response = httpx.post(
         f"{system_url}/scenes",
         json={"movie_id": movie, "start": "012345", "end": "+105", "classification": "L2-3", "tags": ["雨"]},
+        headers=_auth(),
     )
     assert response.status_code == 202, response.text
     scene_id = response.json()["stream_id"]
     scene = _wait_for_scene(system_url, scene_id)
     assert (scene["start_time_seconds"], scene["end_time_seconds"]) == (5025, 5090)
-    listed = httpx.get(f"{system_url}/movies/{movie}/scenes").json()
+    listed = httpx.get(f"{system_url}/movies/{movie}/scenes", headers=_auth()).json()
     assert [s["id"] for s in listed] == [scene_id]
 
 
@@ -123,6 +135,7 @@ def test_http_invalid_time_is_422_naming_the_field(system_url: str) -> None:
     response = httpx.post(
         f"{system_url}/scenes",
         json={"movie_id": str(uuid4()), "start": "0175", "end": "+5", "classification": "L2"},
+        headers=_auth(),
     )
     assert response.status_code == 422
     [detail] = response.json()["detail"]
@@ -131,7 +144,9 @@ def test_http_invalid_time_is_422_naming_the_field(system_url: str) -> None:
 
 
 def test_http_malformed_body_is_422(system_url: str) -> None:
-    response = httpx.post(f"{system_url}/scenes", json={"movie_id": "not-a-uuid", "start": "1"})
+    response = httpx.post(
+        f"{system_url}/scenes", json={"movie_id": "not-a-uuid", "start": "1"}, headers=_auth()
+    )
     assert response.status_code == 422
     fields = {tuple(d["loc"]) for d in response.json()["detail"]}
     assert ("body", "movie_id") in fields
@@ -141,39 +156,44 @@ def test_http_stale_version_is_409(system_url: str) -> None:
     created = httpx.post(
         f"{system_url}/scenes",
         json={"movie_id": _movie(system_url), "start": "10", "end": "20", "classification": "S1"},
+        headers=_auth(),
     ).json()
     scene_id = created["stream_id"]
     assert (
-        httpx.put(f"{system_url}/scenes/{scene_id}/time", json={"start": "11", "end": "21"}).status_code
+        httpx.put(
+            f"{system_url}/scenes/{scene_id}/time", json={"start": "11", "end": "21"}, headers=_auth()
+        ).status_code
         == 202
     )
     stale = httpx.put(
         f"{system_url}/scenes/{scene_id}/classification",
         json={"classification": "A1", "expected_version": 1},
+        headers=_auth(),
     )
     assert stale.status_code == 409
 
 
 def test_http_unknown_scene_is_404(system_url: str) -> None:
-    assert httpx.get(f"{system_url}/scenes/{uuid4()}").status_code == 404
-    assert httpx.delete(f"{system_url}/scenes/{uuid4()}").status_code == 404
+    assert httpx.get(f"{system_url}/scenes/{uuid4()}", headers=_auth()).status_code == 404
+    assert httpx.delete(f"{system_url}/scenes/{uuid4()}", headers=_auth()).status_code == 404
 
 
 def test_http_retry_with_same_idempotency_key_applies_once(system_url: str) -> None:
     created = httpx.post(
         f"{system_url}/scenes",
         json={"movie_id": _movie(system_url), "start": "10", "end": "20", "classification": "S1"},
+        headers=_auth(),
     ).json()
     key = str(uuid4())
     first = httpx.put(
         f"{system_url}/scenes/{created['stream_id']}/time",
         json={"start": "30", "end": "40"},
-        headers={"Idempotency-Key": key},
+        headers=_auth(**{"Idempotency-Key": key}),
     ).json()
     again = httpx.put(
         f"{system_url}/scenes/{created['stream_id']}/time",
         json={"start": "30", "end": "40"},
-        headers={"Idempotency-Key": key},
+        headers=_auth(**{"Idempotency-Key": key}),
     ).json()
     assert again["duplicate"] is True
     assert again["stream_version"] == first["stream_version"] == 2
@@ -212,6 +232,7 @@ def test_http_scene_of_an_unknown_movie_is_422(system_url: str) -> None:
     response = httpx.post(
         f"{system_url}/scenes",
         json={"movie_id": str(uuid4()), "start": "10", "end": "20", "classification": "S1"},
+        headers=_auth(),
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "movie_id"]
@@ -222,14 +243,18 @@ def test_http_cast_and_dialogue_show_on_the_scene(system_url: str) -> None:
     scene_id = httpx.post(
         f"{system_url}/scenes",
         json={"movie_id": movie, "start": "10", "end": "+100", "classification": "R1"},
+        headers=_auth(),
     ).json()["stream_id"]
     cast = httpx.post(
-        f"{system_url}/scenes/{scene_id}/actors", json={"actor_id": actor, "role_type": "primary"}
+        f"{system_url}/scenes/{scene_id}/actors",
+        json={"actor_id": actor, "role_type": "primary"},
+        headers=_auth(),
     )
     assert cast.status_code == 202, cast.text
     line = httpx.post(
         f"{system_url}/scenes/{scene_id}/dialogues",
         json={"actor_id": actor, "dialogue_text": "未来で待ってる", "is_memorable_quote": True},
+        headers=_auth(),
     )
     assert line.status_code == 202, line.text
     scene = _wait_for_scene(system_url, scene_id, version=3)
@@ -238,12 +263,12 @@ def test_http_cast_and_dialogue_show_on_the_scene(system_url: str) -> None:
     assert isinstance(dialogues, list)
     assert [a["actor_id"] for a in actors] == [actor]
     assert [d["dialogue_text"] for d in dialogues] == ["未来で待ってる"]
-    stats = httpx.get(f"{system_url}/movies/{movie}/scene-stats").json()
+    stats = httpx.get(f"{system_url}/movies/{movie}/scene-stats", headers=_auth()).json()
     assert (stats["total_scenes"], stats["memorable_quotes_count"]) == (1, 1)
 
 
 def test_openapi_document_is_served(system_url: str) -> None:
-    spec = httpx.get(f"{system_url}/openapi.json").json()
+    spec = httpx.get(f"{system_url}/openapi.json", headers=_auth()).json()
     assert {
         "/scenes",
         "/scenes/{scene_id}",

@@ -2208,8 +2208,11 @@ async def test_design_policies_apply_to_our_tables_once_the_roles_exist(
                 await conn.execute(line)
         for policy in policies:
             await conn.execute(policy)
+        # Only the design's policies (viewer_role / professional_role): ours (0006 / 0002 RLS
+        # migrations) sit on the same tables.
         count = await conn.fetchval(
-            "SELECT count(*) FROM pg_policy WHERE polrelid = ANY($1::regclass[])",
+            "SELECT count(*) FROM pg_policy WHERE polrelid = ANY($1::regclass[]) "
+            "AND polroles && ARRAY(SELECT oid FROM pg_roles WHERE rolname IN ('viewer_role', 'professional_role'))",
             [f"public.{t}" for t in tables],
         )
     assert count == len(policies)
@@ -2219,14 +2222,14 @@ async def test_design_policies_apply_to_our_tables_once_the_roles_exist(
     ("service", "table"),
     [("scene", "scenes"), ("scene", "scene_dialogues"), ("review", "reviews")],
 )
-async def test_row_level_security_is_not_enabled_on_our_tables(
+async def test_row_level_security_is_enabled_on_our_tables(
     settings: Settings, service: str, table: str
 ) -> None:
     async with _rolled_back(settings, service) as conn:
         enabled = await conn.fetchval(
             "SELECT relrowsecurity FROM pg_class WHERE oid = $1::regclass", f"public.{table}"
         )
-    assert enabled is False
+    assert enabled is True
 
 
 async def test_design_pii_encryption_fails_even_with_pgcrypto(settings: Settings) -> None:

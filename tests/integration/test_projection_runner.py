@@ -157,3 +157,25 @@ async def test_after_batch_sees_only_the_events_applied_in_that_batch(pool: asyn
     await runner.handle_batch(batch)
     await runner.handle_batch(batch)  # all duplicates now: nothing applied, no call
     assert seen == [[created.event_id, retimed.event_id]]
+
+
+async def test_skip_policy_records_the_poison_event_and_lets_its_stream_go_on(pool: asyncpg.Pool) -> None:
+    projection = Projection(name="skip_probe", handlers=SCENES_PROJECTION.handlers, on_poison="skip")
+    runner = ProjectionRunner(pool, projection)
+    poison = _created(uuid4(), level2="X9")
+    later = _retimed(poison)  # applies to a scene row that is not there: a no-op update, not an error
+    outcome = await runner.handle_batch([_delivery(poison), _delivery(later)])
+    assert outcome.applied == 1
+    row = await pool.fetchrow(
+        "SELECT resolved_at, parked_behind FROM projection_dead_letters WHERE projection = 'skip_probe' "
+        "AND stream_id = $1",
+        poison.stream_id,
+    )
+    assert row is not None
+    assert row["resolved_at"] is not None
+    version = await pool.fetchval(
+        "SELECT stream_version FROM projection_stream_versions "
+        "WHERE projection = 'skip_probe' AND stream_id = $1",
+        poison.stream_id,
+    )
+    assert version == 2

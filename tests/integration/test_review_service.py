@@ -28,6 +28,7 @@ from events.movie import MovieRegistered
 from events.scene import SceneCreated
 from events.user import UserRegistered
 from infra.api import create_app
+from infra.auth import bearer_headers
 from infra.bootstrap import System
 from read_models.reviews import (
     RatingQueries,
@@ -512,7 +513,7 @@ async def fx_client(live: System) -> AsyncIterator[httpx.AsyncClient]:
 async def test_http_post_then_get_review(live: System, client: httpx.AsyncClient) -> None:
     user, movie = await _user(live), await _movie(live)
     body = {"user_id": str(user), "movie_id": str(movie), "content": "最高", "rating": 5}
-    posted = await client.post("/reviews", json=body, headers={"X-User-Id": str(user)})
+    posted = await client.post("/reviews", json=body, headers=bearer_headers(user, "viewer"))
     assert posted.status_code == 202, posted.text
     review_id = posted.json()["stream_id"]
 
@@ -529,7 +530,7 @@ async def test_http_post_then_get_review(live: System, client: httpx.AsyncClient
 async def test_http_post_about_an_unknown_movie_is_422(live: System, client: httpx.AsyncClient) -> None:
     user = await _user(live)
     body = {"user_id": str(user), "movie_id": str(uuid4()), "content": "x", "rating": 5}
-    response = await client.post("/reviews", json=body)
+    response = await client.post("/reviews", json=body, headers=bearer_headers(user, "viewer"))
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "movie_id"]
 
@@ -537,7 +538,7 @@ async def test_http_post_about_an_unknown_movie_is_422(live: System, client: htt
 async def test_http_revise_by_another_user_is_refused(live: System, client: httpx.AsyncClient) -> None:
     cmd = await _post(live)
     response = await client.patch(
-        f"/reviews/{cmd.review_id}", json={"rating": 1}, headers={"X-User-Id": str(uuid4())}
+        f"/reviews/{cmd.review_id}", json={"rating": 1}, headers=bearer_headers(uuid4(), "viewer")
     )
     assert response.status_code == 403
     assert response.json()["detail"][0]["loc"] == ["body", "user_id"]
@@ -546,8 +547,8 @@ async def test_http_revise_by_another_user_is_refused(live: System, client: http
 async def test_http_private_review_is_404_for_others(live: System, client: httpx.AsyncClient) -> None:
     cmd = await _post(live, is_public=False)
     await eventually(lambda: _review_at(live, cmd.review_id, 1, viewer=cmd.user_id))
-    own = await client.get(f"/reviews/{cmd.review_id}", headers={"X-User-Id": str(cmd.user_id)})
-    other = await client.get(f"/reviews/{cmd.review_id}", headers={"X-User-Id": str(uuid4())})
+    own = await client.get(f"/reviews/{cmd.review_id}", headers=bearer_headers(cmd.user_id, "viewer"))
+    other = await client.get(f"/reviews/{cmd.review_id}", headers=bearer_headers(uuid4(), "viewer"))
     assert (own.status_code, other.status_code) == (200, 404)
 
 
@@ -555,14 +556,14 @@ async def test_http_reaction_uses_the_acting_user(live: System, client: httpx.As
     cmd = await _post(live)
     fan = await _user(live)
     response = await client.put(
-        f"/reviews/{cmd.review_id}/reactions/helpful", headers={"X-User-Id": str(fan)}
+        f"/reviews/{cmd.review_id}/reactions/helpful", headers=bearer_headers(fan, "viewer")
     )
     assert response.status_code == 202, response.text
     review = await eventually(lambda: _review_at(live, cmd.review_id, 2))
     assert isinstance(review, ReviewView)
     assert review.helpful_count == 1
     withdrawn = await client.delete(
-        f"/reviews/{cmd.review_id}/reactions/helpful", headers={"X-User-Id": str(fan)}
+        f"/reviews/{cmd.review_id}/reactions/helpful", headers=bearer_headers(fan, "viewer")
     )
     assert withdrawn.status_code == 202
     assert withdrawn.json()["stream_version"] == 3
@@ -571,14 +572,13 @@ async def test_http_reaction_uses_the_acting_user(live: System, client: httpx.As
 async def test_http_reaction_needs_the_acting_user(live: System, client: httpx.AsyncClient) -> None:
     cmd = await _post(live)
     response = await client.put(f"/reviews/{cmd.review_id}/reactions/like")
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["header", "X-User-Id"]
+    assert response.status_code == 401
 
 
 async def test_http_unknown_reaction_kind_is_422(live: System, client: httpx.AsyncClient) -> None:
     cmd = await _post(live)
     response = await client.put(
-        f"/reviews/{cmd.review_id}/reactions/love", headers={"X-User-Id": str(uuid4())}
+        f"/reviews/{cmd.review_id}/reactions/love", headers=bearer_headers(uuid4(), "viewer")
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["path", "kind"]
@@ -587,7 +587,7 @@ async def test_http_unknown_reaction_kind_is_422(live: System, client: httpx.Asy
 async def test_http_liking_ones_own_review_is_422(live: System, client: httpx.AsyncClient) -> None:
     cmd = await _post(live)
     response = await client.put(
-        f"/reviews/{cmd.review_id}/reactions/like", headers={"X-User-Id": str(cmd.user_id)}
+        f"/reviews/{cmd.review_id}/reactions/like", headers=bearer_headers(cmd.user_id, "viewer")
     )
     assert response.status_code == 422
 
@@ -595,8 +595,9 @@ async def test_http_liking_ones_own_review_is_422(live: System, client: httpx.As
 async def test_http_second_rating_is_409(live: System, client: httpx.AsyncClient) -> None:
     user, movie = await _user(live), await _movie(live)
     body = {"user_id": str(user), "movie_id": str(movie), "rating": 4}
-    assert (await client.post("/ratings", json=body)).status_code == 202
-    assert (await client.post("/ratings", json=body)).status_code == 409
+    headers = bearer_headers(user, "viewer")
+    assert (await client.post("/ratings", json=body, headers=headers)).status_code == 202
+    assert (await client.post("/ratings", json=body, headers=headers)).status_code == 409
 
 
 async def test_http_rating_summary(live: System, client: httpx.AsyncClient) -> None:
@@ -613,8 +614,8 @@ async def test_http_rating_summary(live: System, client: httpx.AsyncClient) -> N
 async def test_http_dismissal_by_the_recipient(live: System, client: httpx.AsyncClient) -> None:
     cmd = await _recommend(live)
     path = f"/recommendations/{cmd.recommendation_id}/dismissal"
-    refused = await client.put(path, headers={"X-User-Id": str(cmd.recommender_id)})
-    accepted = await client.put(path, headers={"X-User-Id": str(cmd.recipient_id)})
+    refused = await client.put(path, headers=bearer_headers(cmd.recommender_id, "viewer"))
+    accepted = await client.put(path, headers=bearer_headers(cmd.recipient_id or uuid4(), "viewer"))
     assert (refused.status_code, accepted.status_code) == (403, 202)
     rec = await eventually(lambda: _recommendation_at(live, cmd.recommendation_id, 2, cmd.recipient_id))
     assert isinstance(rec, RecommendationView)
@@ -624,6 +625,8 @@ async def test_http_dismissal_by_the_recipient(live: System, client: httpx.Async
 async def test_http_inbox_of_the_acting_user(live: System, client: httpx.AsyncClient) -> None:
     cmd = await _recommend(live)
     await eventually(lambda: _recommendation_at(live, cmd.recommendation_id, 1, cmd.recipient_id))
-    response = await client.get("/recommendations", headers={"X-User-Id": str(cmd.recipient_id)})
+    response = await client.get(
+        "/recommendations", headers=bearer_headers(cmd.recipient_id or uuid4(), "viewer")
+    )
     assert response.status_code == 200
     assert str(cmd.recommendation_id) in [r["id"] for r in response.json()]

@@ -13,6 +13,7 @@ from events.actor import ActorRegistered
 from events.base import DomainEvent, EventMetadata
 from events.movie import MovieRegistered
 from infra.api import create_app
+from infra.auth import bearer_headers
 from infra.bootstrap import System
 from tests.conftest import eventually
 
@@ -21,8 +22,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(name="api")
 async def fx_api(live: System) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process, called as an admin (who may write and read every scene)."""
     app = create_app(live.bus, live.engines, live.services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    transport = httpx.ASGITransport(app=app)
+    admin = bearer_headers(uuid4(), "admin")
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=admin) as client:
         yield client
 
 

@@ -25,6 +25,7 @@ from events.base import EventMetadata
 from events.movie import MovieRegistered
 from events.scene import SceneCreated, SceneDeleted
 from infra.api import create_app
+from infra.auth import bearer_headers
 from infra.bootstrap import System
 from read_models.users import UserQueries, UserView, WatchListEntryView
 from tests.conftest import eventually
@@ -36,9 +37,17 @@ PASSWORD = "correct horse battery"  # noqa: S105  test input, not a credential
 
 @pytest.fixture(name="client")
 async def fx_client(live: System) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process, called as an admin unless a request sends the acting user's own token."""
     app = create_app(live.bus, live.engines, live.services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    transport = httpx.ASGITransport(app=app)
+    admin = bearer_headers(uuid4(), "admin")
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=admin) as client:
         yield client
+
+
+def _as(user_id: UUID) -> dict[str, str]:
+    """The user's own token: watch lists and interactions are written in one's own name only."""
+    return bearer_headers(user_id, "viewer")
 
 
 def _queries(live: System) -> UserQueries:
@@ -249,7 +258,9 @@ async def test_deactivation_reaches_the_read_model(live: System, client: httpx.A
 async def test_deactivated_user_cannot_add_to_the_watch_list(live: System, client: httpx.AsyncClient) -> None:
     user_id = await _register(live)
     await live.bus.dispatch(DeactivateUser(user_id=user_id))
-    response = await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(await _movie(live))})
+    response = await client.post(
+        f"/users/{user_id}/watch-list", headers=_as(user_id), json={"movie_id": str(await _movie(live))}
+    )
     assert response.status_code == 422
     assert "deactivated" in response.text
 
@@ -337,7 +348,9 @@ async def test_watch_list_entry_is_added_with_the_designs_defaults(
     user_id = await _sign_up(client, live)
     movie_id = await _movie(live)
     response = await client.post(
-        f"/users/{user_id}/watch-list", json={"movie_id": str(movie_id), "tags": ["noir"], "notes": "with Bo"}
+        f"/users/{user_id}/watch-list",
+        headers=_as(user_id),
+        json={"movie_id": str(movie_id), "tags": ["noir"], "notes": "with Bo"},
     )
     assert response.status_code == 202
     entry = await eventually(lambda: _entry(live, user_id, movie_id))
@@ -347,7 +360,9 @@ async def test_watch_list_entry_is_added_with_the_designs_defaults(
 
 async def test_watch_list_of_an_unknown_movie_is_rejected(live: System, client: httpx.AsyncClient) -> None:
     user_id = await _sign_up(client, live)
-    response = await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(uuid4())})
+    response = await client.post(
+        f"/users/{user_id}/watch-list", headers=_as(user_id), json={"movie_id": str(uuid4())}
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "movie_id"]
 
@@ -355,10 +370,16 @@ async def test_watch_list_of_an_unknown_movie_is_rejected(live: System, client: 
 async def test_watch_list_filters_by_status(live: System, client: httpx.AsyncClient) -> None:
     user_id = await _sign_up(client, live)
     wanted, watching = await _movie(live), await _movie(live)
-    await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(wanted)})
-    await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(watching), "status": "watching"})
+    await client.post(f"/users/{user_id}/watch-list", headers=_as(user_id), json={"movie_id": str(wanted)})
+    await client.post(
+        f"/users/{user_id}/watch-list",
+        headers=_as(user_id),
+        json={"movie_id": str(watching), "status": "watching"},
+    )
     await eventually(lambda: _entry(live, user_id, watching))
-    response = await client.get(f"/users/{user_id}/watch-list", params={"status": "watching"})
+    response = await client.get(
+        f"/users/{user_id}/watch-list", headers=_as(user_id), params={"status": "watching"}
+    )
     assert response.status_code == 200
     assert [e["movie_id"] for e in response.json()] == [str(watching)]
 
@@ -366,10 +387,14 @@ async def test_watch_list_filters_by_status(live: System, client: httpx.AsyncCli
 async def test_watch_list_is_ordered_by_priority(live: System, client: httpx.AsyncClient) -> None:
     user_id = await _sign_up(client, live)
     low, high = await _movie(live), await _movie(live)
-    await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(low), "priority": 9})
-    await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(high), "priority": 1})
+    await client.post(
+        f"/users/{user_id}/watch-list", headers=_as(user_id), json={"movie_id": str(low), "priority": 9}
+    )
+    await client.post(
+        f"/users/{user_id}/watch-list", headers=_as(user_id), json={"movie_id": str(high), "priority": 1}
+    )
     await eventually(lambda: _entry(live, user_id, high))
-    response = await client.get(f"/users/{user_id}/watch-list")
+    response = await client.get(f"/users/{user_id}/watch-list", headers=_as(user_id))
     assert [e["movie_id"] for e in response.json()] == [str(high), str(low)]
 
 
@@ -377,9 +402,10 @@ async def test_watch_list_progress_reaches_the_read_model(live: System, client: 
     user_id = await _sign_up(client, live)
     movie_id = await _movie(live)
     scene_id = await _scene(live, movie_id)
-    await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(movie_id)})
+    await client.post(f"/users/{user_id}/watch-list", headers=_as(user_id), json={"movie_id": str(movie_id)})
     response = await client.patch(
         f"/users/{user_id}/watch-list/{movie_id}",
+        headers=_as(user_id),
         json={"status": "watching", "watched_scenes_count": 1, "last_watched_scene_id": str(scene_id)},
     )
     assert response.status_code == 202, response.text
@@ -398,9 +424,11 @@ async def test_last_watched_scene_of_another_movie_is_rejected(
     user_id = await _sign_up(client, live)
     movie_id = await _movie(live)
     other_scene = await _scene(live, uuid4())
-    await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(movie_id)})
+    await client.post(f"/users/{user_id}/watch-list", headers=_as(user_id), json={"movie_id": str(movie_id)})
     response = await client.patch(
-        f"/users/{user_id}/watch-list/{movie_id}", json={"last_watched_scene_id": str(other_scene)}
+        f"/users/{user_id}/watch-list/{movie_id}",
+        headers=_as(user_id),
+        json={"last_watched_scene_id": str(other_scene)},
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "last_watched_scene_id"]
@@ -411,9 +439,9 @@ async def test_removed_watch_list_entry_leaves_the_read_model(
 ) -> None:
     user_id = await _sign_up(client, live)
     movie_id = await _movie(live)
-    await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(movie_id)})
+    await client.post(f"/users/{user_id}/watch-list", headers=_as(user_id), json={"movie_id": str(movie_id)})
     await eventually(lambda: _entry(live, user_id, movie_id))
-    response = await client.delete(f"/users/{user_id}/watch-list/{movie_id}")
+    response = await client.delete(f"/users/{user_id}/watch-list/{movie_id}", headers=_as(user_id))
     assert response.status_code == 202
 
     async def gone() -> bool:
@@ -484,7 +512,7 @@ async def test_watch_list_schema_enforces_the_designs_checks(
 
 
 async def _interactions(client: httpx.AsyncClient, user_id: UUID, **params: str) -> list[dict[str, Any]]:
-    response = await client.get(f"/users/{user_id}/interactions", params=params)
+    response = await client.get(f"/users/{user_id}/interactions", headers=_as(user_id), params=params)
     assert response.status_code == 200
     result: list[dict[str, Any]] = response.json()
     return result
@@ -495,6 +523,7 @@ async def test_interaction_reaches_the_read_model(live: System, client: httpx.As
     scene_id = await _scene(live, uuid4())
     response = await client.post(
         f"/users/{user_id}/interactions",
+        headers=_as(user_id),
         json={"scene_id": str(scene_id), "interaction_type": "comment", "metadata": {"text": "名場面"}},
     )
     assert response.status_code == 202, response.text
@@ -506,7 +535,9 @@ async def test_interaction_reaches_the_read_model(live: System, client: httpx.As
 async def test_interaction_with_an_unknown_scene_is_rejected(live: System, client: httpx.AsyncClient) -> None:
     user_id = await _sign_up(client, live)
     response = await client.post(
-        f"/users/{user_id}/interactions", json={"scene_id": str(uuid4()), "interaction_type": "like"}
+        f"/users/{user_id}/interactions",
+        headers=_as(user_id),
+        json={"scene_id": str(uuid4()), "interaction_type": "like"},
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "scene_id"]
@@ -515,8 +546,10 @@ async def test_interaction_with_an_unknown_scene_is_rejected(live: System, clien
 async def test_same_interaction_twice_is_rejected(live: System, client: httpx.AsyncClient) -> None:
     user_id = await _sign_up(client, live)
     body = {"scene_id": str(await _scene(live, uuid4())), "interaction_type": "like"}
-    assert (await client.post(f"/users/{user_id}/interactions", json=body)).status_code == 202
-    response = await client.post(f"/users/{user_id}/interactions", json=body)
+    assert (
+        await client.post(f"/users/{user_id}/interactions", headers=_as(user_id), json=body)
+    ).status_code == 202
+    response = await client.post(f"/users/{user_id}/interactions", headers=_as(user_id), json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "interaction_type"]
 
@@ -526,7 +559,9 @@ async def test_interactions_filter_by_type(live: System, client: httpx.AsyncClie
     scene_id = str(await _scene(live, uuid4()))
     for kind in ("view", "like"):
         await client.post(
-            f"/users/{user_id}/interactions", json={"scene_id": scene_id, "interaction_type": kind}
+            f"/users/{user_id}/interactions",
+            headers=_as(user_id),
+            json={"scene_id": scene_id, "interaction_type": kind},
         )
 
     async def both() -> bool:
@@ -541,10 +576,12 @@ async def test_withdrawn_interaction_leaves_the_read_model(live: System, client:
     user_id = await _sign_up(client, live)
     scene_id = await _scene(live, uuid4())
     await client.post(
-        f"/users/{user_id}/interactions", json={"scene_id": str(scene_id), "interaction_type": "favorite"}
+        f"/users/{user_id}/interactions",
+        headers=_as(user_id),
+        json={"scene_id": str(scene_id), "interaction_type": "favorite"},
     )
     await eventually(lambda: _interactions(client, user_id))
-    response = await client.delete(f"/users/{user_id}/interactions/{scene_id}/favorite")
+    response = await client.delete(f"/users/{user_id}/interactions/{scene_id}/favorite", headers=_as(user_id))
     assert response.status_code == 202
 
     async def gone() -> bool:

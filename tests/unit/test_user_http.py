@@ -13,6 +13,7 @@ from commands.base import HandlerDeps
 from commands.handlers import CommandBus
 from events.user import UserProfileUpdated
 from infra.api import create_app
+from infra.auth import bearer_headers
 from infra.memory_event_store import InMemoryEventStore
 from infra.services import service
 
@@ -87,8 +88,9 @@ async def test_profile_patch_changes_only_the_fields_it_names(
     client: httpx.AsyncClient, store: InMemoryEventStore
 ) -> None:
     user_id = UUID((await _sign_up(client)).json()["stream_id"])
-    await client.patch(f"/users/{user_id}/profile", json={"bio": "films", "country": "jp"})
-    response = await client.patch(f"/users/{user_id}/profile", json={"display_name": "Ann"})
+    own = bearer_headers(user_id, "viewer")
+    await client.patch(f"/users/{user_id}/profile", json={"bio": "films", "country": "jp"}, headers=own)
+    response = await client.patch(f"/users/{user_id}/profile", json={"display_name": "Ann"}, headers=own)
     assert response.status_code == 202
     [*_, last] = await store.read_stream(user_id)
     assert isinstance(last.event, UserProfileUpdated)
@@ -97,17 +99,25 @@ async def test_profile_patch_changes_only_the_fields_it_names(
 
 async def test_watch_list_add_of_an_unknown_movie_is_unprocessable(client: httpx.AsyncClient) -> None:
     user_id = (await _sign_up(client)).json()["stream_id"]
-    response = await client.post(f"/users/{user_id}/watch-list", json={"movie_id": str(uuid4())})
+    response = await client.post(
+        f"/users/{user_id}/watch-list",
+        json={"movie_id": str(uuid4())},
+        headers=bearer_headers(UUID(user_id), "viewer"),
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "movie_id"]
 
 
 async def test_watch_list_patch_of_a_movie_not_on_the_list_is_not_found(client: httpx.AsyncClient) -> None:
     user_id = (await _sign_up(client)).json()["stream_id"]
-    response = await client.patch(f"/users/{user_id}/watch-list/{uuid4()}", json={"priority": 1})
+    response = await client.patch(
+        f"/users/{user_id}/watch-list/{uuid4()}",
+        json={"priority": 1},
+        headers=bearer_headers(UUID(user_id), "viewer"),
+    )
     assert response.status_code == 404
 
 
 async def test_command_on_an_unknown_user_is_not_found(client: httpx.AsyncClient) -> None:
-    response = await client.post(f"/users/{uuid4()}/deactivate")
+    response = await client.post(f"/users/{uuid4()}/deactivate", headers=bearer_headers(uuid4(), "admin"))
     assert response.status_code == 404

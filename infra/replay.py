@@ -1,0 +1,553 @@
+"""Rebuild a service's read models from ``saga_events`` into a shadow schema, verify, swap atomically.
+
+Protocol (blue/green, per service database, since the swap replaces the whole ``public`` schema
+every projection of that service is rebuilt together):
+
+1. **Shadow.** ``public_shadow_<id>`` is created and migrated in one transaction (the migrations
+   recorded as applied in ``public.schema_migrations``, run with ``search_path`` set to the
+   shadow, so tables, functions, triggers and seed rows such as ``genres`` land there; extensions
+   stay where they are). The live schema keeps serving meanwhile.
+2. **Build.** The log is read gap-safely, exactly like the outbox relay: in ``(tx_id, position)``
+   order below the oldest running transaction, in batches of thousands, restricted to the stream
+   types the service's projections consume. Each batch goes through the projections' own
+   :class:`ProjectionRunner` on a pool whose ``search_path`` is the shadow, so the per-stream
+   checkpoints (``projection_stream_versions``) and a ``replay_progress`` row (the log cursor) live
+   in the shadow. A rebuild stopped anywhere is resumed by running it again: the cursor says where
+   to read from and the stream checkpoints make a re-applied batch a no-op.
+3. **Catch up under a lock, then swap, in one transaction.** ``public.projection_stream_versions``
+   is locked ``ACCESS EXCLUSIVE``: every live projector transaction starts by reading it, so the
+   live projectors of this database finish their batch in flight and then wait. The shadow reads
+   the log to its head, and then every stream the live side has applied further than the shadow
+   (the relay may publish an event the shadow's horizon had not reached yet) gets its missing
+   events applied from the log, so the shadow is at or ahead of the live schema on every stream.
+   The live Kafka offsets are copied into the shadow, extensions living in ``public`` move to the
+   shadow (``btree_gist``: the old schema can then be dropped without taking the exclusion
+   constraints with it), ``public`` is renamed ``public_old_<id>`` and the shadow ``public``.
+   After the commit the waiting projector resolves its tables again (PostgreSQL re-looks a name
+   up after waiting for a lock, and a schema rename invalidates cached plans) and continues from
+   its committed Kafka offset on the new schema: events the shadow already applied are skipped by
+   the stream checkpoints, later ones apply. Readers do not touch the locked table, so they
+   never wait for it, and see either the old or the new schema.
+4. The old schema is dropped afterwards unless asked to keep it.
+
+One builder per shadow schema at a time (a session advisory lock named after it). The shadow's
+dead letters are those the rebuild itself produced (the live ones describe the old schema).
+
+``verify`` runs steps 1-2 (and the per-stream catch-up of step 3) into a scratch schema, compares
+every read-model table with the live one (row count and an order-independent md5 of the rows,
+holding the live projectors for the comparison) and drops the scratch schema. Where the rebuild
+is ahead of a lagging live projector the report says so (``ahead_streams``): verify is exact on a
+caught-up system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import asyncpg
+import structlog
+
+from events.registry import EventRegistry
+from infra.db import create_pool
+from infra.migrate import (
+    MIGRATIONS_DIR,
+    SHARED_PROJECTION_MIGRATIONS,
+    MigrationChecksumError,
+    load_migrations,
+)
+from infra.pg_event_store import recorded_from_row
+from infra.relay import LOG_HORIZON_SQL  # the same horizon as the relay: both must read alike
+from infra.services import ALL_SERVICES, ServiceSpec, topic_by_stream_type
+from infra.settings import SERVICE_DATABASES, Settings
+from projections.runner import Delivery, ProjectionRunner
+
+log = structlog.get_logger(__name__)
+
+BOOKKEEPING_TABLES: frozenset[str] = frozenset(
+    {
+        "projection_stream_versions",
+        "projection_offsets",
+        "projection_dead_letters",
+        "schema_migrations",
+        "replay_progress",
+    },
+)
+"""Tables that describe how a read model was built, not what it says: not compared by verify."""
+
+UNSTABLE_COLUMNS: Mapping[str, frozenset[str]] = {}
+"""Columns verify leaves out of the comparison because a rebuild cannot reproduce them."""
+
+REPLAY_TOPIC = "replay"
+"""Synthetic topic of deliveries read from the log (partition 0, offset = log position)."""
+
+_SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+_FETCH = f"""
+SELECT position, tx_id::text AS tx_text, id, stream_id, stream_version, event_type, schema_version,
+       event_data, occurred_at, correlation_id, causation_id, user_id, user_role,
+       host(client_addr) AS client_addr
+FROM saga_events
+WHERE (tx_id, position) > ($1::text::xid8, $2)
+  AND tx_id < ({LOG_HORIZON_SQL})
+  AND stream_type = ANY($3::text[])
+ORDER BY saga_events.tx_id, saga_events.position
+LIMIT $4
+"""
+
+_FETCH_STREAMS = """
+SELECT s.position, s.id, s.stream_id, s.stream_version, s.event_type, s.schema_version, s.event_data,
+       s.occurred_at, s.correlation_id, s.causation_id, s.user_id, s.user_role,
+       host(s.client_addr) AS client_addr
+FROM saga_events s
+JOIN unnest($1::uuid[], $2::int[]) AS f(stream_id, after_version)
+  ON s.stream_id = f.stream_id AND s.stream_version > f.after_version
+ORDER BY s.position
+"""
+
+_PROGRESS_TABLE = """
+CREATE TABLE replay_progress (
+    id BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id),
+    tx_id XID8 NOT NULL DEFAULT '0'::xid8,
+    position BIGINT NOT NULL DEFAULT 0,
+    events BIGINT NOT NULL DEFAULT 0,
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW()
+);
+INSERT INTO replay_progress DEFAULT VALUES;
+"""
+
+# Streams the live schema has applied further than the shadow, per projection.
+_BEHIND = """
+SELECT l.projection, l.stream_id, coalesce(s.stream_version, 0) AS shadow_version
+FROM public.projection_stream_versions l
+LEFT JOIN {shadow}.projection_stream_versions s USING (projection, stream_id)
+WHERE l.stream_version > coalesce(s.stream_version, 0)
+"""
+
+
+class ProgressSink(Protocol):
+    """Receives progress of a rebuild (a progress bar, log lines, or nothing)."""
+
+    def start(self, label: str, total: int, done: int) -> None:
+        """Begin a rebuild of ``label``: ``total`` events in the log, ``done`` already applied."""
+
+    def advance(self, events: int) -> None:
+        """``events`` more events were read and applied."""
+
+    def finish(self) -> None:
+        """End the rebuild's reading."""
+
+
+class RebuildInProgressError(RuntimeError):
+    """Another process is building the same shadow schema right now."""
+
+
+class _NoProgress:
+    def start(self, label: str, total: int, done: int) -> None:
+        pass
+
+    def advance(self, events: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class TableDiff:
+    """A read-model table whose rebuilt content differs from the live one."""
+
+    table: str
+    live_rows: int
+    rebuilt_rows: int
+    only_live: tuple[str, ...] = ()
+    """Up to a few rows (as text) present live but not in the rebuild."""
+    only_rebuilt: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One paragraph for a terminal."""
+        lines = [f"{self.table}: live {self.live_rows} rows, rebuilt {self.rebuilt_rows} rows"]
+        lines += [f"  - live only:    {row}" for row in self.only_live]
+        lines += [f"  + rebuilt only: {row}" for row in self.only_rebuilt]
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class RebuildReport:
+    """What one rebuild or verification of a service did."""
+
+    service: str
+    schema: str
+    events: int = 0
+    """Events read from the log in this run (a resumed run counts only its own)."""
+    resumed_from: int = 0
+    """Log position the run started after (0 for a fresh shadow)."""
+    caught_up_streams: int = 0
+    """Streams the live side was ahead on at the swap, brought level from the log."""
+    swapped: bool = False
+    old_schema: str | None = None
+    ahead_streams: int = 0
+    """Streams the rebuild applied further than the live projectors (verify: live lag)."""
+    differences: list[TableDiff] = field(default_factory=list)
+
+
+def services_for(projection: str | None) -> tuple[ServiceSpec, ...]:
+    """Return the services to rebuild: the one owning ``projection``, or all when it is ``None``."""
+    if projection is None:
+        return tuple(s for s in ALL_SERVICES if s.projections)
+    for spec in ALL_SERVICES:
+        if any(p.projection.name == projection for p in spec.projections):
+            return (spec,)
+    known = sorted(p.projection.name for s in ALL_SERVICES for p in s.projections)
+    raise KeyError(f"no projection {projection!r}; one of {known}")
+
+
+def _check_schema(name: str) -> str:
+    # Identifiers cannot be bound as parameters: only names of this shape are ever interpolated.
+    if not _SCHEMA_NAME.match(name):
+        raise ValueError(f"invalid schema name {name!r}")
+    return name
+
+
+def _stream_type(d: Delivery) -> str | None:
+    return d.recorded.event.stream_type if d.recorded else None
+
+
+def _delivery(row: asyncpg.Record, registry: EventRegistry) -> Delivery:
+    return Delivery(
+        topic=REPLAY_TOPIC,
+        partition=0,
+        offset=row["position"],
+        headers=(),
+        value=json.dumps(row["event_data"]).encode(),
+        recorded=recorded_from_row(row, registry),
+    )
+
+
+class ReplayEngine:
+    """Rebuilds, verifies and swaps the read models of services (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: EventRegistry,
+        *,
+        batch_size: int = 5000,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._batch_size = batch_size
+        self._progress: ProgressSink = progress or _NoProgress()
+
+    # -- public operations -------------------------------------------------------------------
+
+    async def rebuild(
+        self, spec: ServiceSpec, *, rebuild_id: str = "rebuild", keep_old: bool = False
+    ) -> RebuildReport:
+        """Build (or resume) ``public_shadow_<rebuild_id>`` and swap it in as ``public``."""
+        shadow = _check_schema(f"public_shadow_{rebuild_id}")
+        old = _check_schema(f"public_old_{secrets.token_hex(4)}")
+        async with self._exclusive(spec, shadow):
+            report = await self._build(spec, shadow)
+            await self._swap(spec, shadow, old, report)
+        if not keep_old:
+            conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
+            try:
+                await conn.execute(f'DROP SCHEMA "{old}" CASCADE')
+            finally:
+                await conn.close()
+        log.info("replay.swapped", service=spec.name, events=report.events, old_schema=old, kept=keep_old)
+        return report
+
+    async def build_only(self, spec: ServiceSpec, schema: str) -> RebuildReport:
+        """Build (or resume) ``schema`` without swapping it in: the first half of :meth:`rebuild`."""
+        async with self._exclusive(spec, _check_schema(schema)):
+            return await self._build(spec, schema)
+
+    async def verify(self, spec: ServiceSpec) -> RebuildReport:
+        """Rebuild into a scratch schema, compare every read-model table with ``public``, drop it."""
+        scratch = _check_schema(f"public_verify_{secrets.token_hex(4)}")
+        try:
+            report = await self._build(spec, scratch)
+            conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
+            try:
+                async with conn.transaction():
+                    await self._lock_live(conn)
+                    report.caught_up_streams = await self._catch_up(spec, scratch, conn)
+                    report.ahead_streams = await self._ahead(conn, scratch)
+                    report.differences = await compare_schemas(conn, "public", scratch)
+            finally:
+                await conn.close()
+        finally:
+            await self.drop_schema(spec, scratch)
+        return report
+
+    async def drop_schema(self, spec: ServiceSpec, schema: str) -> None:
+        """Drop a shadow or scratch schema of ``spec``'s database, if it exists."""
+        conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{_check_schema(schema)}" CASCADE')
+        finally:
+            await conn.close()
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, spec: ServiceSpec, schema: str) -> AsyncIterator[None]:
+        """Hold a session advisory lock named after ``schema``: one builder per shadow at a time."""
+        conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
+        try:
+            # A killed builder's lock goes with its connection; give the server a moment to notice.
+            await conn.execute("SET lock_timeout = '5s'")
+            try:
+                await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"sceneledger.replay:{schema}")
+            except asyncpg.LockNotAvailableError:
+                raise RebuildInProgressError(f"another rebuild is writing {schema} in {spec.name}") from None
+            yield
+        finally:
+            await conn.close()
+
+    # -- building ----------------------------------------------------------------------------
+
+    async def _build(self, spec: ServiceSpec, schema: str) -> RebuildReport:
+        report = RebuildReport(service=spec.name, schema=schema)
+        await self._create_shadow(spec, schema)
+        pool = await self._shadow_pool(spec, schema)
+        events = await create_pool(self._settings.dsn_for("event_store"), max_size=2)
+        try:
+            report.resumed_from = int(await pool.fetchval("SELECT position FROM replay_progress"))
+            total = int(
+                await events.fetchval(
+                    "SELECT count(*) FROM saga_events WHERE stream_type = ANY($1::text[])",
+                    self._stream_types(spec),
+                ),
+            )
+            done = int(await pool.fetchval("SELECT events FROM replay_progress"))
+            self._progress.start(f"{spec.name} → {schema}", total, done)
+            try:
+                report.events = await self._read_log(spec, pool, events)
+            finally:
+                self._progress.finish()
+        finally:
+            await events.close()
+            await pool.close()
+        return report
+
+    def _stream_types(self, spec: ServiceSpec) -> list[str]:
+        topics = {t for p in spec.projections for t in p.topics}
+        return sorted(st for st, topic in topic_by_stream_type().items() if topic in topics)
+
+    def _runners(
+        self, spec: ServiceSpec, pool: asyncpg.Pool
+    ) -> list[tuple[ProjectionRunner, frozenset[str]]]:
+        by_type = topic_by_stream_type()
+        return [
+            (
+                ProjectionRunner(pool, p.projection),
+                frozenset(st for st, topic in by_type.items() if topic in p.topics),
+            )
+            for p in spec.projections
+        ]
+
+    async def _shadow_pool(self, spec: ServiceSpec, schema: str) -> asyncpg.Pool:
+        return await create_pool(
+            self._settings.dsn_for(spec.name),
+            max_size=len(spec.projections) + 1,
+            server_settings={"search_path": schema},
+        )
+
+    async def _create_shadow(self, spec: ServiceSpec, schema: str) -> None:
+        """Create and migrate ``schema`` in one transaction, unless it already exists (resume)."""
+        conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
+            if exists:
+                log.info("replay.resume", service=spec.name, schema=schema)
+                return
+            applied = {
+                r["version"]: r["checksum"]
+                for r in await conn.fetch("SELECT version, checksum FROM public.schema_migrations")
+            }
+            folder = MIGRATIONS_DIR / SERVICE_DATABASES[spec.name]
+            migrations = [*load_migrations(SHARED_PROJECTION_MIGRATIONS), *load_migrations(folder)]
+            async with conn.transaction():
+                await conn.execute(f'CREATE SCHEMA "{schema}"')
+                await conn.execute(f'SET LOCAL search_path = "{schema}"')
+                await conn.execute(
+                    "CREATE TABLE schema_migrations (LIKE public.schema_migrations INCLUDING ALL)",
+                )
+                for migration in migrations:
+                    if migration.version not in applied:
+                        continue  # pending live too: `migrate` applies it after the swap
+                    if applied[migration.version] != migration.checksum:
+                        raise MigrationChecksumError(
+                            f"{folder.name} migration {migration.version} differs from the applied one",
+                        )
+                    await conn.execute(migration.sql)
+                await conn.execute("INSERT INTO schema_migrations SELECT * FROM public.schema_migrations")
+                await conn.execute(_PROGRESS_TABLE)
+            log.info("replay.shadow_created", service=spec.name, schema=schema)
+        finally:
+            await conn.close()
+
+    async def _read_log(self, spec: ServiceSpec, pool: asyncpg.Pool, events: asyncpg.Pool) -> int:
+        """Apply the log from the shadow's cursor to the current head; return events read."""
+        runners = self._runners(spec, pool)
+        stream_types = self._stream_types(spec)
+        row = await pool.fetchrow("SELECT tx_id::text AS tx_id, position FROM replay_progress")
+        if row is None:  # pragma: no cover  created with its single row
+            raise RuntimeError("replay_progress row missing")
+        read = 0
+
+        async def fetch(tx_id: str, position: int) -> tuple[list[asyncpg.Record], list[Delivery]]:
+            rows = await events.fetch(_FETCH, tx_id, position, stream_types, self._batch_size)
+            return rows, [_delivery(r, self._registry) for r in rows]
+
+        # The next batch is read and decoded while the current one is applied.
+        ahead = asyncio.ensure_future(fetch(row["tx_id"], row["position"]))
+        try:
+            while True:
+                rows, deliveries = await ahead
+                if not rows:
+                    return read
+                tx_id, position = rows[-1]["tx_text"], rows[-1]["position"]
+                ahead = asyncio.ensure_future(fetch(tx_id, position))
+                await asyncio.gather(
+                    *(
+                        runner.handle_batch(mine)
+                        for runner, consumed in runners
+                        if (mine := [d for d in deliveries if _stream_type(d) in consumed])
+                    ),
+                )
+                # After the batch commits: a crash in between re-applies the batch as duplicates.
+                await pool.execute(
+                    "UPDATE replay_progress SET tx_id = $1::text::xid8, position = $2, "
+                    "events = events + $3, updated_at = now()",
+                    tx_id,
+                    position,
+                    len(rows),
+                )
+                read += len(rows)
+                self._progress.advance(len(rows))
+        finally:
+            ahead.cancel()
+            # Only cleanup: an error of the abandoned read must not hide the one being raised.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ahead
+
+    # -- swapping ----------------------------------------------------------------------------
+
+    async def _lock_live(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("SET LOCAL lock_timeout = '60s'")
+        await conn.execute("LOCK TABLE public.projection_stream_versions IN ACCESS EXCLUSIVE MODE")
+
+    async def _catch_up(self, spec: ServiceSpec, schema: str, conn: asyncpg.Connection) -> int:
+        """With live projectors held: read the log to its head, then level streams live is ahead on."""
+        pool = await self._shadow_pool(spec, schema)
+        events = await create_pool(self._settings.dsn_for("event_store"), max_size=2)
+        try:
+            await self._read_log(spec, pool, events)
+            behind = await conn.fetch(_BEHIND.format(shadow=f'"{schema}"'))
+            for runner, _ in self._runners(spec, pool):
+                streams = [r for r in behind if r["projection"] == runner.projection.name]
+                if not streams:
+                    continue
+                rows = await events.fetch(
+                    _FETCH_STREAMS,
+                    [r["stream_id"] for r in streams],
+                    [r["shadow_version"] for r in streams],
+                )
+                await runner.handle_batch([_delivery(r, self._registry) for r in rows])
+            return len({r["stream_id"] for r in behind})
+        finally:
+            await events.close()
+            await pool.close()
+
+    async def _ahead(self, conn: asyncpg.Connection, schema: str) -> int:
+        return int(
+            await conn.fetchval(
+                f'SELECT count(*) FROM "{schema}".projection_stream_versions s '
+                "LEFT JOIN public.projection_stream_versions l USING (projection, stream_id) "
+                "WHERE s.stream_version > coalesce(l.stream_version, 0)",
+            ),
+        )
+
+    async def _swap(self, spec: ServiceSpec, shadow: str, old: str, report: RebuildReport) -> None:
+        conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
+        try:
+            async with conn.transaction():
+                await self._lock_live(conn)
+                report.caught_up_streams = await self._catch_up(spec, shadow, conn)
+                # The live Kafka offsets are where the live consumers go on from after the swap.
+                await conn.execute(f'DELETE FROM "{shadow}".projection_offsets')
+                await conn.execute(
+                    f'INSERT INTO "{shadow}".projection_offsets SELECT * FROM public.projection_offsets',
+                )
+                await conn.execute(f'DROP TABLE "{shadow}".replay_progress')
+                for ext in await conn.fetch(
+                    "SELECT extname FROM pg_extension WHERE extnamespace = 'public'::regnamespace",
+                ):
+                    await conn.execute(f'ALTER EXTENSION "{ext["extname"]}" SET SCHEMA "{shadow}"')
+                await conn.execute(f'ALTER SCHEMA public RENAME TO "{old}"')
+                await conn.execute(f'ALTER SCHEMA "{shadow}" RENAME TO public')
+                # What a fresh database's public schema has (PostgreSQL 15).
+                await conn.execute("ALTER SCHEMA public OWNER TO pg_database_owner")
+                await conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
+            report.swapped = True
+            report.old_schema = old
+        finally:
+            await conn.close()
+
+
+async def compare_schemas(
+    conn: asyncpg.Connection,
+    live: str,
+    rebuilt: str,
+    *,
+    ignore: Mapping[str, frozenset[str]] = UNSTABLE_COLUMNS,
+) -> list[TableDiff]:
+    """Compare every read-model table of ``rebuilt`` with the same table of ``live``.
+
+    Rows are compared as JSON objects without the ``ignore`` columns of their table, by count
+    and by an md5 of the sorted row hashes (no primary key needed); a few differing rows of
+    each side are returned as samples.
+    """
+    tables = [
+        r["tablename"]
+        for r in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename",
+            _check_schema(rebuilt),
+        )
+        if r["tablename"] not in BOOKKEEPING_TABLES
+    ]
+    diffs: list[TableDiff] = []
+    for table in tables:
+        a, b = f'"{_check_schema(live)}"."{table}"', f'"{rebuilt}"."{table}"'
+        skip = sorted(ignore.get(table, frozenset()))
+        row = "(to_jsonb(t) - $1::text[])::text"
+        summary = (
+            "SELECT count(*) AS n, md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS sum "
+            f"FROM (SELECT md5({row}) AS h FROM {{}} t) x"
+        )
+        left = await conn.fetchrow(summary.format(a), skip)
+        right = await conn.fetchrow(summary.format(b), skip)
+        if left is None or right is None:  # pragma: no cover  an aggregate always returns a row
+            raise RuntimeError(f"no summary of {table}")
+        if left["n"] == right["n"] and left["sum"] == right["sum"]:
+            continue
+        sample = f"SELECT {row} AS r FROM {{}} t EXCEPT ALL SELECT {row} FROM {{}} t LIMIT 5"
+        diffs.append(
+            TableDiff(
+                table=table,
+                live_rows=left["n"],
+                rebuilt_rows=right["n"],
+                only_live=tuple(r["r"] for r in await conn.fetch(sample.format(a, b), skip)),
+                only_rebuilt=tuple(r["r"] for r in await conn.fetch(sample.format(b, a), skip)),
+            ),
+        )
+    return diffs

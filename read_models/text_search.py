@@ -1,0 +1,240 @@
+"""Japanese and English substring search over dialogue lines and scene descriptions, and memorable quotes."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.dialects.postgresql import UUID as PGUUID
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.auth import Identity
+from read_models.rls import reading
+from read_models.scenes import (
+    DialogueView,
+    external_actors_cache,
+    external_movies_cache,
+    scene_dialogues,
+    scenes,
+)
+
+MAX_QUERY_LENGTH = 100
+"""Longest search text accepted, in characters after trimming."""
+
+
+def normalise(text: str) -> str:
+    """Return ``text`` as search compares it: NFKC, then lower-case (as ``search_normalise`` in SQL).
+
+    Python's ``str.lower`` and PostgreSQL's ``lower`` agree on kana, kanji, ASCII and the
+    full-width forms; they differ on a few letters (``İ``), which tests leave out.
+    """
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def tokens(text: str) -> frozenset[str]:
+    """Return the index keys of ``text``: every 1- and 2-character substring of its normalised form."""
+    n = normalise(text)
+    return frozenset(n[i : i + size] for size in (1, 2) for i in range(len(n) - size + 1))
+
+
+def query_tokens(query: str) -> frozenset[str]:
+    """Return the keys a matching text must have: the unigram of a 1-character query, else its bigrams."""
+    n = normalise(query)
+    if len(n) <= 1:
+        return frozenset({n} if n else ())
+    return frozenset(n[i : i + 2] for i in range(len(n) - 1))
+
+
+def matches(text: str | None, query: str) -> bool:
+    """Return whether ``text`` contains ``query`` once both are normalised (the reference for the index)."""
+    return text is not None and normalise(query) in normalise(text)
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class DialogueHit(DialogueView):
+    """A dialogue line with its scene's movie and time range; ``movie_title`` comes from the movies cache."""
+
+    movie_id: UUID
+    movie_title: str | None
+    scene_start_time_seconds: int
+    scene_end_time_seconds: int
+
+
+class SceneHit(_View):
+    """A scene whose description matched; ``movie_title`` comes from the movies cache."""
+
+    id: UUID
+    movie_id: UUID
+    movie_title: str | None
+    scene_number: int | None
+    start_time_seconds: int
+    end_time_seconds: int
+    level1_classification: str
+    level2_classification: str
+    level3_classification: str | None
+    scene_type: str | None
+    description: str | None
+    tags: list[str]
+
+
+def _mapping(row: Any) -> dict[str, Any]:  # noqa: ANN401  a SQLAlchemy Row
+    return dict(row._mapping)  # noqa: SLF001  Row's public mapping view
+
+
+def _dialogue_hits() -> Select[Any]:
+    return select(
+        scene_dialogues,
+        external_actors_cache.c.name.label("speaker_name"),
+        scenes.c.movie_id,
+        external_movies_cache.c.title.label("movie_title"),
+        scenes.c.start_time_seconds.label("scene_start_time_seconds"),
+        scenes.c.end_time_seconds.label("scene_end_time_seconds"),
+    ).select_from(
+        scene_dialogues.join(scenes, scenes.c.id == scene_dialogues.c.scene_id)
+        .outerjoin(external_actors_cache, external_actors_cache.c.id == scene_dialogues.c.actor_id)
+        .outerjoin(external_movies_cache, external_movies_cache.c.id == scenes.c.movie_id)
+    )
+
+
+# Movie, then timeline order; the ids make pages stable.
+_DIALOGUE_ORDER = (
+    scenes.c.movie_id,
+    scenes.c.start_time_seconds,
+    scene_dialogues.c.start_time_offset.asc().nulls_last(),
+    scene_dialogues.c.id,
+)
+
+
+def _dialogue_hit(row: Any) -> DialogueHit:  # noqa: ANN401  a SQLAlchemy Row
+    data = _mapping(row)
+    data["is_memorable_quote"] = bool(data["is_memorable_quote"])
+    return DialogueHit.model_validate(data)
+
+
+def dialogue_ids_matching(query: str) -> ColumnElement[bool]:
+    """Return the condition "the line's text or subtitle contains ``query``" (index-backed, see 0005)."""
+    ids = select(func.search_dialogue_ids(query, type_=PGUUID(as_uuid=True))).scalar_subquery()
+    return scene_dialogues.c.id.in_(ids)
+
+
+def scene_ids_matching(query: str) -> ColumnElement[bool]:
+    """Return the condition "the scene's description contains ``query``" (index-backed, see 0005)."""
+    ids = select(func.search_scene_ids(query, type_=PGUUID(as_uuid=True))).scalar_subquery()
+    return scenes.c.id.in_(ids)
+
+
+class TextSearchQueries:
+    """Substring search and memorable quotes over the Scene service's read model.
+
+    Reads given an ``identity`` run under row-level security (what that user may see);
+    without one they read as the tables' owner (the system itself: CLI, tests).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _dialogues(self, query: Select[Any], identity: Identity | None) -> list[DialogueHit]:
+        async with reading(self._engine, identity) as conn:
+            rows = (await conn.execute(query)).all()
+        return [_dialogue_hit(r) for r in rows]
+
+    async def search_dialogues(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        memorable: bool | None = None,
+        movie_id: UUID | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        identity: Identity | None = None,
+    ) -> list[DialogueHit]:
+        """Return the lines whose text or subtitle contains ``text`` (NFKC, case-insensitive).
+
+        Ordered by movie, scene start, the line's offset and id. ``language``, ``memorable`` and
+        ``movie_id`` narrow the result when given.
+        """
+        conditions: list[ColumnElement[bool]] = [dialogue_ids_matching(text)]
+        if language is not None:
+            conditions.append(scene_dialogues.c.language == language)
+        if memorable is not None:
+            flag = scene_dialogues.c.is_memorable_quote
+            conditions.append(flag.is_(True) if memorable else flag.is_not(True))
+        if movie_id is not None:
+            conditions.append(scenes.c.movie_id == movie_id)
+        query = _dialogue_hits().where(*conditions).order_by(*_DIALOGUE_ORDER).limit(limit).offset(offset)
+        return await self._dialogues(query, identity)
+
+    async def search_descriptions(
+        self, text: str, *, limit: int = 50, offset: int = 0, identity: Identity | None = None
+    ) -> list[SceneHit]:
+        """Return the scenes whose description contains ``text``, by movie and start time."""
+        query = (
+            select(
+                scenes.c.id,
+                scenes.c.movie_id,
+                external_movies_cache.c.title.label("movie_title"),
+                scenes.c.scene_number,
+                scenes.c.start_time_seconds,
+                scenes.c.end_time_seconds,
+                scenes.c.level1_classification,
+                scenes.c.level2_classification,
+                scenes.c.level3_classification,
+                scenes.c.scene_type,
+                scenes.c.description,
+                scenes.c.tags,
+            )
+            .select_from(
+                scenes.outerjoin(external_movies_cache, external_movies_cache.c.id == scenes.c.movie_id)
+            )
+            .where(scene_ids_matching(text))
+            .order_by(scenes.c.movie_id, scenes.c.start_time_seconds, scenes.c.end_time_seconds, scenes.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with reading(self._engine, identity) as conn:
+            rows = (await conn.execute(query)).all()
+        hits = []
+        for row in rows:
+            data = _mapping(row)
+            data["tags"] = data["tags"] or []
+            hits.append(SceneHit.model_validate(data))
+        return hits
+
+    async def movie_memorable_quotes(
+        self, movie_id: UUID, *, limit: int = 100, offset: int = 0, identity: Identity | None = None
+    ) -> list[DialogueHit] | None:
+        """Return a movie's memorable quotes in timeline order; ``None`` if the movie is unknown here."""
+        query = (
+            _dialogue_hits()
+            .where(scenes.c.movie_id == movie_id, scene_dialogues.c.is_memorable_quote.is_(True))
+            .order_by(*_DIALOGUE_ORDER)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                known = select(external_movies_cache.c.id).where(external_movies_cache.c.id == movie_id)
+                if (await conn.execute(known)).first() is None:
+                    return None
+        return [_dialogue_hit(r) for r in rows]
+
+    async def memorable_quotes(
+        self, *, limit: int = 100, offset: int = 0, identity: Identity | None = None
+    ) -> list[DialogueHit]:
+        """Return every memorable quote, by movie and timeline order."""
+        query = (
+            _dialogue_hits()
+            .where(scene_dialogues.c.is_memorable_quote.is_(True))
+            .order_by(*_DIALOGUE_ORDER)
+            .limit(limit)
+            .offset(offset)
+        )
+        return await self._dialogues(query, identity)
