@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 
 def utc_now() -> datetime:
@@ -14,10 +14,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _has_nul(value: Any) -> bool:  # noqa: ANN401  any JSON-like value
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
 class Message(BaseModel):
     """Base of every message: immutable and strict about unknown fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:  # noqa: ANN401  every field passes through here
+        # PostgreSQL text and JSONB cannot hold U+0000: refuse it here, naming the field,
+        # rather than fail at the database after validation.
+        if _has_nul(value):
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return value
 
 
 class EventMetadata(Message):

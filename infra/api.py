@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from commands.errors import (
@@ -21,16 +21,32 @@ from infra.services import ServiceSpec
 from read_models.engines import ReadEngines
 
 
-def _error(status: int, field: str, reason: str, kind: str) -> JSONResponse:
+def _error(status: int, field: str, reason: str, kind: str, where: str = "body") -> JSONResponse:
     return JSONResponse(
         status_code=status,
-        content={"detail": [{"loc": ["body", field], "msg": reason, "type": kind}]},
+        content={"detail": [{"loc": [where, field], "msg": reason, "type": kind}]},
     )
+
+
+NUL_REASON = "must not contain the NUL character (U+0000)"
+
+Next = Callable[[Request], Awaitable[Response]]
+
+
+async def _refuse_nul_in_query(request: Request, call_next: Next) -> Response:
+    # PostgreSQL text cannot hold U+0000: a query parameter carrying one is bad input (422),
+    # not a server error. Bodies are checked by every message model.
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value:
+            return _error(422, name, NUL_REASON, "value_error", "query")
+    return await call_next(request)
 
 
 def create_app(bus: CommandBus, engines: ReadEngines, services: Sequence[ServiceSpec]) -> FastAPI:
     """Build the FastAPI application around an already wired command bus and read engines."""
     app = FastAPI(title="SceneLedger", version="0.1.0")
+
+    app.middleware("http")(_refuse_nul_in_query)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:

@@ -7,9 +7,8 @@ from uuid import UUID, uuid4
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
 
-from events.base import EventMetadata
+from events.base import EventMetadata, Message
 from infra.auth import ANONYMOUS, Identity, InvalidTokenError, default_authority
 
 T = TypeVar("T")
@@ -21,7 +20,9 @@ Idempotency = Annotated[UUID | None, Header(alias="Idempotency-Key", description
 
 ExpectedVersion = Annotated[int | None, Query(ge=1)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+MAX_OFFSET = 1_000_000
+"""Deeper pages than this go by keyset cursors; beyond bigint PostgreSQL would reject it anyway."""
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def current_identity(credentials: Bearer = None) -> Identity:
@@ -88,10 +89,8 @@ SignedInUserId = Annotated[UUID, Depends(signed_in_user_id)]
 CommandId = Annotated[UUID, Depends(command_id)]
 
 
-class RequestBody(BaseModel):
-    """A request body: unknown fields are rejected, and it does not change once parsed."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class RequestBody(Message):
+    """A request body: unknown fields are rejected, no NUL characters, unchanged once parsed."""
 
 
 def found(value: T | None, detail: str) -> T:

@@ -301,3 +301,29 @@ def test_cli_scene_of_an_unknown_movie_exits_2_naming_the_field(settings: Settin
     )
     assert done.returncode == 2
     assert "movie_id:" in done.stderr
+
+
+def test_schema_driven_fuzzing_finds_no_server_error(system_url: str) -> None:
+    # Bounded and seeded, so the run is repeatable; every operation of the OpenAPI document.
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("st")),
+            "run",
+            f"{system_url}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "10",
+            "--phases",
+            "examples,fuzzing",
+            "--seed",
+            "20261126",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
