@@ -132,6 +132,19 @@ class AddFilmographyEntry(Command):
     expected_version: int | None = Field(default=None, ge=1)
 
 
+class EnsureFilmographyEntry(Command):
+    """Make sure the movie is in the actor's filmography: add it with these fields if it is not.
+
+    The scene-creation saga's step: an actor cast in a second scene of a movie already has
+    the entry, which is then left as it is (and not removed if the saga rolls back).
+    """
+
+    actor_id: UUID
+    movie_id: UUID
+    character_name: ShortText | None = None
+    role_type: RoleType = "supporting"
+
+
 class ReviseFilmographyEntry(Command):
     """Change a filmography entry: fields left out keep their value, fields given as null are cleared."""
 
@@ -199,6 +212,7 @@ ActorCommand = (
     | ReviseActorProfile
     | RemoveActor
     | AddFilmographyEntry
+    | EnsureFilmographyEntry
     | ReviseFilmographyEntry
     | RemoveFilmographyEntry
     | RelateActors
@@ -395,6 +409,21 @@ def add_filmography_entry(cmd: AddFilmographyEntry, state: ActorState | None) ->
         award_nominations=tuple(dict.fromkeys(cmd.award_nominations)),
     )
     return [_entry_event(FilmographyEntryAdded, actor, entry)]
+
+
+def ensure_filmography_entry(cmd: EnsureFilmographyEntry, state: ActorState | None) -> list[ActorEvent]:
+    """Add the movie to the filmography unless it is there already (then nothing happens)."""
+    actor = _live(state, cmd.actor_id)
+    if cmd.movie_id in actor.filmography:
+        return []
+    add = AddFilmographyEntry(
+        actor_id=cmd.actor_id,
+        movie_id=cmd.movie_id,
+        character_name=cmd.character_name,
+        role_type=cmd.role_type,
+        command_id=cmd.command_id,
+    )
+    return add_filmography_entry(add, actor)
 
 
 def _entry(actor: ActorState, movie_id: UUID) -> FilmographyEntry:

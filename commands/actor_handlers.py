@@ -8,6 +8,7 @@ from commands import actor as model
 from commands.actor import (
     AddFilmographyEntry,
     CastCharacter,
+    EnsureFilmographyEntry,
     RegisterActor,
     RelateActors,
     RemoveActor,
@@ -91,6 +92,22 @@ async def handle_add_filmography_entry(
         replay=model.replay,
         decide=lambda state: model.add_filmography_entry(cmd, state),
         expected_version=cmd.expected_version,
+    )
+
+
+async def handle_ensure_filmography_entry(
+    cmd: EnsureFilmographyEntry, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Add a movie (which must exist) to an actor's filmography unless it is there already."""
+    await _require_movie(deps.event_store, cmd.movie_id)
+    return await execute(
+        cmd,
+        deps,
+        metadata,
+        stream_id=cmd.actor_id,
+        replay=model.replay,
+        decide=lambda state: model.ensure_filmography_entry(cmd, state),
+        expected_version=None,
     )
 
 
@@ -214,6 +231,7 @@ ACTOR_HANDLERS: dict[type[Command], Handler] = dict(
         route(ReviseActorProfile, handle_revise_actor_profile),
         route(RemoveActor, handle_remove_actor),
         route(AddFilmographyEntry, handle_add_filmography_entry),
+        route(EnsureFilmographyEntry, handle_ensure_filmography_entry),
         route(ReviseFilmographyEntry, handle_revise_filmography_entry),
         route(RemoveFilmographyEntry, handle_remove_filmography_entry),
         route(RelateActors, handle_relate_actors),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import TypeVar, cast
 from uuid import UUID, uuid4
 
 from pydantic import Field
 
-from commands.errors import ConcurrencyConflictError, StreamNotFoundError
+from commands.errors import ConcurrencyConflictError, DomainError, StreamNotFoundError
 from commands.ports import NO_STREAM, EventStore, UniqueClaim
 from events.base import DomainEvent, EventMetadata, Message
 
@@ -60,8 +61,40 @@ def route(
     command_type: type[C],
     handler: Callable[[C, HandlerDeps, EventMetadata], Awaitable[CommandResult]],
 ) -> tuple[type[Command], Handler]:
-    """One entry of a routing table; the types say the handler takes that command."""
-    return command_type, cast("Handler", handler)
+    """One entry of a routing table; the types say the handler takes that command.
+
+    The entry answers a redelivered command as its first run did: when the handler rejects a
+    command whose id was appended before (the state moved on since, a referenced entity has
+    gone), the original result comes back with ``duplicate=True`` instead of the error. The
+    command id is only looked up then, not up front: a new command pays no extra round trip
+    (the append itself deduplicates accepted ones).
+    """
+
+    @wraps(handler)
+    async def handle(cmd: C, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
+        try:
+            return await handler(cmd, deps, metadata)
+        except DomainError:
+            previous = await previous_result(cmd, deps)
+            if previous is None:
+                raise
+            return previous
+
+    return command_type, cast("Handler", handle)
+
+
+async def previous_result(cmd: Command, deps: HandlerDeps) -> CommandResult | None:
+    """Return the result of ``cmd``'s first run if it was appended before, else ``None``."""
+    previous = await deps.event_store.find_command(cmd.command_id)
+    if previous is None:
+        return None
+    return CommandResult(
+        command_id=cmd.command_id,
+        stream_id=previous.stream_id,
+        stream_version=previous.stream_version,
+        positions=previous.positions,
+        duplicate=True,
+    )
 
 
 async def load(store: EventStore, stream_id: UUID, replay: Replay[S]) -> tuple[S | None, int]:
@@ -144,25 +177,58 @@ async def execute(
     decide: Callable[[S | None], Decision | Sequence[DomainEvent]],
     expected_version: int | None,
 ) -> CommandResult:
-    """Load, decide, append; re-run on a concurrent write unless the caller fixed the version."""
-    previous = await deps.event_store.find_command(cmd.command_id)
-    if previous is not None:
-        return CommandResult(
-            command_id=cmd.command_id,
-            stream_id=previous.stream_id,
-            stream_version=previous.stream_version,
-            positions=previous.positions,
-            duplicate=True,
+    """Load, decide, append; re-run on a concurrent write unless the caller fixed the version.
+
+    The command id is not looked up up front (the append deduplicates accepted commands in
+    its own round trip); only a command that is rejected, or changes nothing, is looked up,
+    and if it was appended before its original result comes back with ``duplicate=True``:
+    a redelivery answers as the first run did although the state has moved on since.
+
+    A command creating its stream (``expected_version`` 0) skips the load: it is decided on
+    no state, and the append's version check rejects it if the stream exists after all.
+    """
+    try:
+        return await _decide_and_append(
+            cmd,
+            deps,
+            metadata,
+            stream_id=stream_id,
+            replay=replay,
+            decide=decide,
+            expected_version=expected_version,
         )
+    except DomainError:
+        previous = await previous_result(cmd, deps)
+        if previous is None:
+            raise
+        return previous
+
+
+async def _decide_and_append(
+    cmd: Command,
+    deps: HandlerDeps,
+    metadata: EventMetadata,
+    *,
+    stream_id: UUID,
+    replay: Replay[S],
+    decide: Callable[[S | None], Decision | Sequence[DomainEvent]],
+    expected_version: int | None,
+) -> CommandResult:
     attempts = 1 if expected_version is not None else CONFLICT_RETRIES
     for attempt in range(1, attempts + 1):
-        state, current = await load(deps.event_store, stream_id, replay)
-        if expected_version is not None and expected_version != current:
-            raise ConcurrencyConflictError(stream_id, expected_version, current)
+        state: S | None
+        if expected_version == NO_STREAM:
+            state, current = None, NO_STREAM
+        else:
+            state, current = await load(deps.event_store, stream_id, replay)
+            if expected_version is not None and expected_version != current:
+                raise ConcurrencyConflictError(stream_id, expected_version, current)
         outcome = decide(state)
         decision = outcome if isinstance(outcome, Decision) else Decision(events=tuple(outcome))
         if not decision.events:
-            return CommandResult(command_id=cmd.command_id, stream_id=stream_id, stream_version=current)
+            return await previous_result(cmd, deps) or CommandResult(
+                command_id=cmd.command_id, stream_id=stream_id, stream_version=current
+            )
         try:
             result = await deps.event_store.append(
                 decision.events,

@@ -21,7 +21,11 @@ from events.movie import (
     MovieGenresAssigned,
     MovieProductionInfoRecorded,
     MovieRegistered,
+    MovieRemovalBegun,
+    MovieRemovalCancelled,
     MovieRemoved,
+    MovieSceneLinked,
+    MovieSceneUnlinked,
     ProductionInfo,
 )
 
@@ -181,7 +185,45 @@ class RemoveMovie(Command):
     expected_version: Version | None = None
 
 
-MovieCommand = RegisterMovie | ReviseMovieDetails | AssignMovieGenres | RecordProductionInfo | RemoveMovie
+class LinkSceneToMovie(Command):
+    """Take a new scene into a movie's figures (refused while the movie is being removed)."""
+
+    movie_id: UUID
+    scene_id: UUID
+
+
+class UnlinkSceneFromMovie(Command):
+    """Take a scene out of a movie's figures (a rolled-back scene creation)."""
+
+    movie_id: UUID
+    scene_id: UUID
+
+
+class BeginMovieRemoval(Command):
+    """Mark a movie as being removed by a saga: it takes no new scenes until the saga ends."""
+
+    movie_id: UUID
+    saga_id: UUID
+
+
+class CancelMovieRemoval(Command):
+    """Reopen a movie whose removal saga was rolled back."""
+
+    movie_id: UUID
+    saga_id: UUID
+
+
+MovieCommand = (
+    RegisterMovie
+    | ReviseMovieDetails
+    | AssignMovieGenres
+    | RecordProductionInfo
+    | RemoveMovie
+    | LinkSceneToMovie
+    | UnlinkSceneFromMovie
+    | BeginMovieRemoval
+    | CancelMovieRemoval
+)
 
 DETAIL_FIELDS: tuple[str, ...] = tuple(
     f for f in MovieDetails.model_fields if f not in DomainEvent.model_fields
@@ -212,6 +254,10 @@ class MovieState:
     primary_genre_id: UUID | None = None
     production: ProductionInfo | None = None
     removed: bool = False
+    scene_ids: frozenset[UUID] = frozenset()
+    """Scenes the movie's figures took in through :class:`LinkSceneToMovie`."""
+    removal_saga: UUID | None = None
+    """The movie-removal saga under way, if any."""
 
 
 def _live(state: MovieState | None, movie_id: UUID) -> MovieState:
@@ -326,6 +372,55 @@ def remove_movie(cmd: RemoveMovie, state: MovieState | None) -> list[MovieEvent]
     return [MovieRemoved(stream_id=movie.movie_id, stream_version=movie.version + 1)]
 
 
+def link_scene(cmd: LinkSceneToMovie, state: MovieState | None) -> list[MovieEvent]:
+    """Take a scene into the movie's figures, once; refused while the movie is being removed."""
+    movie = _live(state, cmd.movie_id)
+    if movie.removal_saga is not None:
+        raise InvalidCommandError(
+            "movie_id", f"movie {cmd.movie_id} is being removed (saga {movie.removal_saga})"
+        )
+    if cmd.scene_id in movie.scene_ids:
+        return []
+    return [
+        MovieSceneLinked(stream_id=movie.movie_id, stream_version=movie.version + 1, scene_id=cmd.scene_id)
+    ]
+
+
+def unlink_scene(cmd: UnlinkSceneFromMovie, state: MovieState | None) -> list[MovieEvent]:
+    """Take a scene out of the movie's figures; nothing to do if it is not in them."""
+    if state is None:
+        raise StreamNotFoundError("movie_id", "movie", cmd.movie_id)
+    if cmd.scene_id not in state.scene_ids:
+        return []
+    return [
+        MovieSceneUnlinked(stream_id=state.movie_id, stream_version=state.version + 1, scene_id=cmd.scene_id)
+    ]
+
+
+def begin_removal(cmd: BeginMovieRemoval, state: MovieState | None) -> list[MovieEvent]:
+    """Mark the movie as being removed by ``saga_id``; one removal at a time."""
+    movie = _live(state, cmd.movie_id)
+    if movie.removal_saga == cmd.saga_id:
+        return []
+    if movie.removal_saga is not None:
+        raise InvalidCommandError(
+            "movie_id", f"movie {cmd.movie_id} is already being removed (saga {movie.removal_saga})"
+        )
+    return [
+        MovieRemovalBegun(stream_id=movie.movie_id, stream_version=movie.version + 1, saga_id=cmd.saga_id)
+    ]
+
+
+def cancel_removal(cmd: CancelMovieRemoval, state: MovieState | None) -> list[MovieEvent]:
+    """Reopen the movie if ``saga_id`` is the removal under way; nothing to do otherwise."""
+    movie = _live(state, cmd.movie_id)
+    if movie.removal_saga != cmd.saga_id:
+        return []
+    return [
+        MovieRemovalCancelled(stream_id=movie.movie_id, stream_version=movie.version + 1, saga_id=cmd.saga_id)
+    ]
+
+
 @singledispatch
 def apply(event: MovieEvent, state: MovieState | None) -> MovieState:  # noqa: ARG001  the fallback
     """Return the movie state after ``event``; one registered function per event type."""
@@ -366,6 +461,28 @@ def _(event: MovieProductionInfoRecorded, state: MovieState | None) -> MovieStat
 @apply.register
 def _(event: MovieRemoved, state: MovieState | None) -> MovieState:
     return replace(_existing(state, event), version=event.stream_version, removed=True)
+
+
+@apply.register
+def _(event: MovieSceneLinked, state: MovieState | None) -> MovieState:
+    movie = _existing(state, event)
+    return replace(movie, version=event.stream_version, scene_ids=movie.scene_ids | {event.scene_id})
+
+
+@apply.register
+def _(event: MovieSceneUnlinked, state: MovieState | None) -> MovieState:
+    movie = _existing(state, event)
+    return replace(movie, version=event.stream_version, scene_ids=movie.scene_ids - {event.scene_id})
+
+
+@apply.register
+def _(event: MovieRemovalBegun, state: MovieState | None) -> MovieState:
+    return replace(_existing(state, event), version=event.stream_version, removal_saga=event.saga_id)
+
+
+@apply.register
+def _(event: MovieRemovalCancelled, state: MovieState | None) -> MovieState:
+    return replace(_existing(state, event), version=event.stream_version, removal_saga=None)
 
 
 def replay(events: Sequence[DomainEvent]) -> MovieState | None:

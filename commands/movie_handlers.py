@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from commands import movie as model
-from commands.base import Command, CommandResult, Handler, HandlerDeps, execute, route
+from commands.base import Command, CommandResult, Handler, HandlerDeps, execute, load, route
+from commands.errors import InvalidCommandError, StreamNotFoundError
 from commands.movie import (
     AssignMovieGenres,
+    BeginMovieRemoval,
+    CancelMovieRemoval,
+    LinkSceneToMovie,
     RecordProductionInfo,
     RegisterMovie,
     RemoveMovie,
     ReviseMovieDetails,
+    UnlinkSceneFromMovie,
 )
-from commands.ports import NO_STREAM
+from commands.ports import NO_STREAM, EventStore
 from events.base import EventMetadata
+
+
+async def require_movie_open(store: EventStore, movie_id: UUID, field_name: str = "movie_id") -> None:
+    """Reject a command adding to a movie that does not exist, was removed, or is being removed.
+
+    For commands of any service that add something to a movie (a review, a scene, a watch-list
+    entry): while a movie-removal saga runs, what it did not plan to remove must not appear.
+    """
+    state, _ = await load(store, movie_id, model.replay)
+    if state is None or state.removed:
+        raise StreamNotFoundError(field_name, "movie", movie_id, referenced=True)
+    if state.removal_saga is not None:
+        raise InvalidCommandError(
+            field_name, f"movie {movie_id} is being removed (saga {state.removal_saga})"
+        )
 
 
 async def handle_register_movie(
@@ -88,6 +110,66 @@ async def handle_remove_movie(cmd: RemoveMovie, deps: HandlerDeps, metadata: Eve
     )
 
 
+async def handle_link_scene(
+    cmd: LinkSceneToMovie, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Take a scene into a movie's figures (step 2 of the scene-creation saga)."""
+    return await execute(
+        cmd,
+        deps,
+        metadata,
+        stream_id=cmd.movie_id,
+        replay=model.replay,
+        decide=lambda state: model.link_scene(cmd, state),
+        expected_version=None,
+    )
+
+
+async def handle_unlink_scene(
+    cmd: UnlinkSceneFromMovie, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Take a scene out of a movie's figures."""
+    return await execute(
+        cmd,
+        deps,
+        metadata,
+        stream_id=cmd.movie_id,
+        replay=model.replay,
+        decide=lambda state: model.unlink_scene(cmd, state),
+        expected_version=None,
+    )
+
+
+async def handle_begin_removal(
+    cmd: BeginMovieRemoval, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Mark a movie as being removed (first step of the movie-removal saga)."""
+    return await execute(
+        cmd,
+        deps,
+        metadata,
+        stream_id=cmd.movie_id,
+        replay=model.replay,
+        decide=lambda state: model.begin_removal(cmd, state),
+        expected_version=None,
+    )
+
+
+async def handle_cancel_removal(
+    cmd: CancelMovieRemoval, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Reopen a movie whose removal was rolled back."""
+    return await execute(
+        cmd,
+        deps,
+        metadata,
+        stream_id=cmd.movie_id,
+        replay=model.replay,
+        decide=lambda state: model.cancel_removal(cmd, state),
+        expected_version=None,
+    )
+
+
 MOVIE_HANDLERS: dict[type[Command], Handler] = dict(
     [
         route(RegisterMovie, handle_register_movie),
@@ -95,5 +177,9 @@ MOVIE_HANDLERS: dict[type[Command], Handler] = dict(
         route(AssignMovieGenres, handle_assign_movie_genres),
         route(RecordProductionInfo, handle_record_production_info),
         route(RemoveMovie, handle_remove_movie),
+        route(LinkSceneToMovie, handle_link_scene),
+        route(UnlinkSceneFromMovie, handle_unlink_scene),
+        route(BeginMovieRemoval, handle_begin_removal),
+        route(CancelMovieRemoval, handle_cancel_removal),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands import parallel as model
 from commands import scene as scene_model
+from commands.authorization import require_scene_writer
 from commands.base import Command, CommandResult, Handler, HandlerDeps, execute, load, route
 from commands.parallel import (
     AddSceneToParallelGroup,
@@ -20,6 +21,7 @@ async def handle_create_parallel_group(
     cmd: CreateParallelGroup, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Create a group on an existing movie."""
+    require_scene_writer(metadata)
     if (done := await previous_result(cmd, deps)) is not None:
         return done
     model.validate_group(cmd)  # the caller's own input is judged before any reference
@@ -39,6 +41,7 @@ async def handle_add_scene_to_parallel_group(
     cmd: AddSceneToParallelGroup, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Add a scene to a group, judged against the scene as it is now."""
+    require_scene_writer(metadata)
     scene, _ = await load(deps.event_store, cmd.scene_id, scene_model.replay)
     return await execute(
         cmd,
@@ -55,6 +58,7 @@ async def handle_remove_scene_from_parallel_group(
     cmd: RemoveSceneFromParallelGroup, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Take a scene out of a group."""
+    require_scene_writer(metadata)
     return await execute(
         cmd,
         deps,
@@ -70,6 +74,7 @@ async def handle_dissolve_parallel_group(
     cmd: DissolveParallelGroup, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Dissolve a group."""
+    require_scene_writer(metadata)
     return await execute(
         cmd,
         deps,

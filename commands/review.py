@@ -30,6 +30,7 @@ from events.review import (
     RecommendationEvent,
     RecommendationMade,
     RecommendationWithdrawn,
+    ReviewAnonymized,
     ReviewDeleted,
     ReviewEvent,
     ReviewPosted,
@@ -90,6 +91,12 @@ class DeleteReview(Command):
 
     review_id: UUID
     expected_version: int | None = Field(default=None, ge=1)
+
+
+class AnonymizeReview(Command):
+    """Drop a review's author link (when its author is erased); the text and the rating stay."""
+
+    review_id: UUID
 
 
 class ReactToReview(Command):
@@ -215,6 +222,7 @@ class ReviewState:
     is_spoiler: bool
     reactions: frozenset[tuple[UUID, ReactionKind]] = frozenset()
     deleted: bool = False
+    anonymized: bool = False
 
 
 def post_review(
@@ -256,6 +264,8 @@ def revise_review(cmd: ReviseReview, state: ReviewState | None, *, actor: UUID |
     """Apply the given changes; no event when nothing changes."""
     review = _live_review(state, cmd.review_id)
     _check_actor(actor, review.user_id, "user_id", "only the review's author may revise it")
+    if review.anonymized:
+        raise InvalidCommandError("review_id", f"review {cmd.review_id} is anonymous: no one may revise it")
     changes = (cmd.title, cmd.content, cmd.rating, cmd.review_type, cmd.is_public, cmd.is_spoiler)
     if all(value is None for value in changes):
         raise InvalidCommandError(
@@ -301,6 +311,30 @@ def delete_review(cmd: DeleteReview, state: ReviewState | None, *, actor: UUID |
             user_id=review.user_id,
             movie_id=review.movie_id,
             scene_id=review.scene_id,
+        ),
+    ]
+
+
+def anonymize_review(
+    cmd: AnonymizeReview, state: ReviewState | None, *, actor: UUID | None, privileged: bool
+) -> list[ReviewEvent]:
+    """Drop the author link of a review: its author may, and an admin or the system (``privileged``).
+
+    No event when it is already anonymous or was deleted (nothing left to link).
+    """
+    if state is None:
+        raise StreamNotFoundError("review_id", "review", cmd.review_id)
+    if not privileged and (actor is None or actor != state.user_id):
+        raise PermissionDeniedError("user_id", "only the review's author or an admin may anonymize it")
+    if state.deleted or state.anonymized:
+        return []
+    return [
+        ReviewAnonymized(
+            stream_id=state.review_id,
+            stream_version=state.version + 1,
+            user_id=state.user_id,
+            movie_id=state.movie_id,
+            scene_id=state.scene_id,
         ),
     ]
 
@@ -397,6 +431,11 @@ def _(event: ReviewRevised, state: ReviewState | None) -> ReviewState:
 @apply_review.register
 def _(event: ReviewDeleted, state: ReviewState | None) -> ReviewState:
     return replace(_existing_review(state, event), version=event.stream_version, deleted=True)
+
+
+@apply_review.register
+def _(event: ReviewAnonymized, state: ReviewState | None) -> ReviewState:
+    return replace(_existing_review(state, event), version=event.stream_version, anonymized=True)
 
 
 @apply_review.register
@@ -712,3 +751,61 @@ def replay_recommendation(events: Sequence[DomainEvent]) -> RecommendationState 
         if isinstance(event, RecommendationEvent):
             state = apply_recommendation(event, state)
     return state
+
+
+# --- Restoring a deleted review (compensation of the movie-removal saga) ---------------------
+
+
+class RestoreReview(Command):
+    """Bring a deleted review back as it was: its content and its reactions (a deletion's compensation)."""
+
+    review_id: UUID
+
+
+def restore_review(cmd: RestoreReview, state: ReviewState | None) -> list[ReviewEvent]:
+    """Re-post a deleted review with its last content and reactions; nothing to do if it is live.
+
+    An anonymized review stays anonymous: its author link is dropped again in the same append.
+    """
+    if state is None:
+        raise StreamNotFoundError("review_id", "review", cmd.review_id)
+    if not state.deleted:
+        return []
+    events: list[ReviewEvent] = [
+        ReviewPosted(
+            stream_id=state.review_id,
+            stream_version=state.version + 1,
+            user_id=state.user_id,
+            movie_id=state.movie_id,
+            scene_id=state.scene_id,
+            title=state.title,
+            content=state.content,
+            rating=state.rating,
+            review_type=state.review_type,
+            is_public=state.is_public,
+            is_spoiler=state.is_spoiler,
+        )
+    ]
+    for by_user_id, kind in sorted(state.reactions, key=lambda r: (str(r[0]), r[1])):
+        events.append(
+            ReviewReactionAdded(
+                stream_id=state.review_id,
+                stream_version=state.version + len(events) + 1,
+                user_id=state.user_id,
+                movie_id=state.movie_id,
+                scene_id=state.scene_id,
+                by_user_id=by_user_id,
+                kind=kind,
+            )
+        )
+    if state.anonymized:
+        events.append(
+            ReviewAnonymized(
+                stream_id=state.review_id,
+                stream_version=state.version + len(events) + 1,
+                user_id=state.user_id,
+                movie_id=state.movie_id,
+                scene_id=state.scene_id,
+            )
+        )
+    return events

@@ -6,9 +6,12 @@ from uuid import UUID
 
 from commands import review as model
 from commands import scene as scene_model
+from commands.authorization import ADMIN, is_system, require_role
 from commands.base import Command, CommandResult, Handler, HandlerDeps, execute, load, require_alive, route
+from commands.movie_handlers import require_movie_open
 from commands.ports import NO_STREAM, EventStore
 from commands.review import (
+    AnonymizeReview,
     ChangeRating,
     DeleteReview,
     DismissRecommendation,
@@ -16,6 +19,7 @@ from commands.review import (
     MakeRecommendation,
     PostReview,
     ReactToReview,
+    RestoreReview,
     ReviseReview,
     WithdrawRating,
     WithdrawReaction,
@@ -24,16 +28,16 @@ from commands.review import (
 from commands.scene import SceneState
 from events.base import EventMetadata
 from events.movie import MovieRegistered, MovieRemoved
-from events.user import UserDeactivated, UserRegistered
+from events.user import UserDeactivated, UserErased, UserRegistered
 
 
 async def require_active_user(store: EventStore, user_id: UUID, *, field_name: str) -> None:
-    """Reject a command naming a user who never registered or was deactivated."""
+    """Reject a command naming a user who never registered, was deactivated or erased."""
     await require_alive(
         store,
         user_id,
         created=(UserRegistered,),
-        removed=(UserDeactivated,),
+        removed=(UserDeactivated, UserErased),
         field_name=field_name,
         entity="user",
     )
@@ -61,6 +65,8 @@ async def handle_post_review(cmd: PostReview, deps: HandlerDeps, metadata: Event
     store = deps.event_store
     await require_active_user(store, cmd.user_id, field_name="user_id")
     scene = await load_target(store, cmd.movie_id, cmd.scene_id)
+    if cmd.movie_id is not None:
+        await require_movie_open(store, cmd.movie_id)
     return await execute(
         cmd,
         deps,
@@ -87,6 +93,22 @@ async def handle_revise_review(
     )
 
 
+async def handle_restore_review(
+    cmd: RestoreReview, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Restore a deleted review (admins and the system only: it undoes a deletion)."""
+    require_role(metadata, frozenset({ADMIN}), "restore deleted reviews")
+    return await execute(
+        cmd,
+        deps,
+        metadata,
+        stream_id=cmd.review_id,
+        replay=model.replay_review,
+        decide=lambda state: model.restore_review(cmd, state),
+        expected_version=None,
+    )
+
+
 async def handle_delete_review(
     cmd: DeleteReview, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
@@ -97,8 +119,29 @@ async def handle_delete_review(
         metadata,
         stream_id=cmd.review_id,
         replay=model.replay_review,
-        decide=lambda state: model.delete_review(cmd, state, actor=metadata.user_id),
+        # The system (the movie-removal saga) deletes on no author's behalf.
+        decide=lambda state: model.delete_review(
+            cmd, state, actor=None if is_system(metadata) else metadata.user_id
+        ),
         expected_version=cmd.expected_version,
+    )
+
+
+async def handle_anonymize_review(
+    cmd: AnonymizeReview, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Drop a review's author link: its author, an admin or the system (the user-erasure saga) may."""
+    privileged = is_system(metadata) or metadata.user_role == ADMIN
+    return await execute(
+        cmd,
+        deps,
+        metadata,
+        stream_id=cmd.review_id,
+        replay=model.replay_review,
+        decide=lambda state: model.anonymize_review(
+            cmd, state, actor=metadata.user_id, privileged=privileged
+        ),
+        expected_version=None,
     )
 
 
@@ -236,6 +279,8 @@ REVIEW_HANDLERS: dict[type[Command], Handler] = dict(
         route(PostReview, handle_post_review),
         route(ReviseReview, handle_revise_review),
         route(DeleteReview, handle_delete_review),
+        route(RestoreReview, handle_restore_review),
+        route(AnonymizeReview, handle_anonymize_review),
         route(ReactToReview, handle_react_to_review),
         route(WithdrawReaction, handle_withdraw_reaction),
         route(GiveRating, handle_give_rating),

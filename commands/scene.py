@@ -17,10 +17,10 @@ from pydantic import Field, StringConstraints
 
 from commands.base import Command, Decision
 from commands.classification import Classification, ClassificationError, parse_classification
-from commands.errors import InvalidCommandError, StreamNotFoundError
+from commands.errors import ConcurrencyConflictError, InvalidCommandError, StreamNotFoundError
 from commands.ports import UniqueClaim
 from commands.timecode import DAY_SECONDS, TimeInputError, TimeRange, parse_time_range
-from events.base import DomainEvent
+from events.base import DomainEvent, RecordedEvent
 from events.scene import (
     DialogueAdded,
     DialogueEvent,
@@ -205,6 +205,8 @@ class SceneState:
     description: str | None
     emotional_tags: tuple[str, ...]
     deleted: bool = False
+    created_by: UUID | None = None
+    """Who created the scene (``None``: no user, e.g. the system); only they or an admin change it."""
     actors: Mapping[UUID, SceneActorAdded] = field(default_factory=dict)
     """The cast by actor id, as each was added."""
     dialogues: Mapping[UUID, DialogueEvent] = field(default_factory=dict)
@@ -709,6 +711,7 @@ def _(event: SceneCreated, state: SceneState | None) -> SceneState:  # noqa: ARG
         tags=event.tags,
         description=event.description,
         emotional_tags=event.emotional_tags,
+        created_by=event.created_by,
     )
 
 
@@ -801,3 +804,94 @@ def replay(events: Sequence[DomainEvent]) -> SceneState | None:
         if isinstance(event, SceneEvent):
             state = apply(event, state)
     return state
+
+
+# --- Restoring a deleted scene (compensation of the movie-removal saga) ----------------------
+
+
+class RestoreScene(Command):
+    """Bring a deleted scene back as it was just before its deletion: its fields, cast and dialogue lines.
+
+    The compensation of a scene deletion; a live scene is left as it is. Parallel group
+    memberships are not restored (the groups keep their own streams).
+    """
+
+    scene_id: UUID
+
+
+def _deletion_start(history: Sequence[RecordedEvent]) -> int:
+    """Index of the first event of the last deletion's append (the cast removals, then SceneDeleted)."""
+    end = max(i for i, r in enumerate(history) if isinstance(r.event, SceneDeleted))
+    cause = history[end].metadata.causation_id
+    start = end
+    while start > 0 and cause is not None and history[start - 1].metadata.causation_id == cause:
+        start -= 1
+    return start
+
+
+def restore_scene(
+    cmd: RestoreScene, history: Sequence[RecordedEvent], state: SceneState | None
+) -> list[SceneEvent]:
+    """Return the events re-creating a deleted scene from its stream's history; none if it is live.
+
+    ``history`` is the scene's stream as read by the handler and ``state`` its replay: they
+    must agree (a deleted scene's stream does not move, so a mismatch is a concurrent restore).
+    """
+    if state is None:
+        raise StreamNotFoundError("scene_id", "scene", cmd.scene_id)
+    if not state.deleted:
+        return []
+    if not history or history[-1].event.stream_version != state.version:
+        read = history[-1].event.stream_version if history else 0
+        raise ConcurrencyConflictError(cmd.scene_id, read, state.version)
+    before = [r.event for r in history[: _deletion_start(history)] if isinstance(r.event, SceneEvent)]
+    prior = replay(before)
+    created = [e for e in before if isinstance(e, SceneCreated)]
+    if prior is None or prior.deleted or not created:  # pragma: no cover  a deletion follows a live scene
+        raise InvalidCommandError("scene_id", f"scene {cmd.scene_id} has no live state to restore")
+    timed = [e for e in before if isinstance(e, SceneCreated | SceneRetimed)]
+    version = state.version
+    events: list[SceneEvent] = [
+        SceneCreated(
+            stream_id=prior.scene_id,
+            stream_version=version + 1,
+            movie_id=prior.movie_id,
+            scene_number=created[-1].scene_number,
+            start_time_seconds=prior.start_time_seconds,
+            end_time_seconds=prior.end_time_seconds,
+            input_format=timed[-1].input_format,
+            level1_classification=prior.classification.level1,
+            level2_classification=prior.classification.level2,
+            level3_classification=prior.classification.level3,
+            scene_type=prior.scene_type,
+            parent_scene_id=prior.parent_scene_id,
+            tags=prior.tags,
+            description=prior.description,
+            emotional_tags=prior.emotional_tags,
+            created_by=created[-1].created_by,
+        )
+    ]
+    for credit in prior.actors.values():
+        events.append(
+            SceneActorAdded(
+                stream_id=prior.scene_id,
+                stream_version=version + len(events) + 1,
+                movie_id=prior.movie_id,
+                actor_id=credit.actor_id,
+                character_name=credit.character_name,
+                role_type=credit.role_type,
+                screen_time_seconds=credit.screen_time_seconds,
+            )
+        )
+    for line in prior.dialogues.values():
+        content = line.model_dump(include=set(DialogueEvent.CONTENT_FIELDS))
+        events.append(
+            DialogueAdded(
+                stream_id=prior.scene_id,
+                stream_version=version + len(events) + 1,
+                movie_id=prior.movie_id,
+                dialogue_id=line.dialogue_id,
+                **content,
+            )
+        )
+    return events

@@ -17,13 +17,25 @@ Order of the two appends (never one transaction, the event store appends to one 
 The parent's steps use command ids derived from the command's id, so retrying the same
 command (same ``command_id`` / ``Idempotency-Key``) after a crash between the two appends
 completes the pair instead of repeating it.
+
+Authorization (:mod:`commands.authorization`) is checked here, so HTTP, CLI, Kafka and sagas
+get the same rules: every scene command needs a writer role (contributor, professional,
+admin) or the system's, before anything is loaded; a change to an existing scene must come from
+its creator, an admin or the system, judged on the scene's own stream (``created_by`` of its
+``SceneCreated``) inside the decide step. Nesting a new scene inside a parent changes the
+parent (it can no longer be deleted or shrunk freely), so it needs the same right on the parent.
+The parent's bookkeeping when a nested scene is retimed or deleted, and the reconciliations,
+follow a change already authorized on the child and are not checked again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from uuid import UUID, uuid5
 
 from commands import scene as model
+from commands.authorization import require_scene_owner, require_scene_writer
 from commands.base import (
     Command,
     CommandResult,
@@ -35,6 +47,7 @@ from commands.base import (
     route,
 )
 from commands.errors import ConcurrencyConflictError, DomainError, InvalidCommandError
+from commands.movie_handlers import require_movie_open
 from commands.ports import NO_STREAM
 from commands.scene import (
     AddDialogue,
@@ -45,13 +58,16 @@ from commands.scene import (
     ReclassifyScene,
     RemoveDialogue,
     RemoveSceneActor,
+    RestoreScene,
     RetimeScene,
     ReviseDialogue,
 )
+from commands.scene_restore import handle_restore_scene
 from events.actor import ActorRegistered, ActorRemoved
 from events.base import EventMetadata
-from events.movie import MovieRegistered, MovieRemoved
 from events.scene import SceneRetimed
+
+T = TypeVar("T")
 
 
 async def previous_result(cmd: Command, deps: HandlerDeps) -> CommandResult | None:
@@ -73,15 +89,8 @@ async def previous_result(cmd: Command, deps: HandlerDeps) -> CommandResult | No
 
 
 async def require_movie(deps: HandlerDeps, movie_id: UUID) -> None:
-    """Reject a command naming a movie that was never registered or was removed."""
-    await require_alive(
-        deps.event_store,
-        movie_id,
-        created=(MovieRegistered,),
-        removed=(MovieRemoved,),
-        field_name="movie_id",
-        entity="movie",
-    )
+    """Reject a command adding to a movie that was never registered, was removed or is being removed."""
+    await require_movie_open(deps.event_store, movie_id)
 
 
 async def require_actor(deps: HandlerDeps, actor_id: UUID) -> None:
@@ -94,6 +103,27 @@ async def require_actor(deps: HandlerDeps, actor_id: UUID) -> None:
         field_name="actor_id",
         entity="actor",
     )
+
+
+def authorize_change(state: model.SceneState | None, metadata: EventMetadata) -> None:
+    """Reject a change to a live scene by anyone but its creator, an admin or the system.
+
+    A missing or deleted scene is left to the decide function, which answers that it does not exist.
+    """
+    if state is not None and not state.deleted:
+        require_scene_owner(metadata, state.created_by)
+
+
+def _owned(
+    metadata: EventMetadata, decide: Callable[[model.SceneState | None], T]
+) -> Callable[[model.SceneState | None], T]:
+    """Wrap a decide function: the loaded scene must be one the acting user may change."""
+
+    def checked(state: model.SceneState | None) -> T:
+        authorize_change(state, metadata)
+        return decide(state)
+
+    return checked
 
 
 def _step(cmd: Command, name: str) -> Command:
@@ -129,6 +159,7 @@ async def _reconcile_parent(
 
 async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Create a scene of an existing movie; a nested scene is first reserved inside its parent."""
+    require_scene_writer(metadata)
     if (done := await previous_result(cmd, deps)) is not None:
         return done
     span, _ = model.validate_create(cmd)  # the caller's own input is judged before any reference
@@ -145,12 +176,15 @@ async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: Eve
             _correlated(cmd, metadata),
             stream_id=parent_id,
             replay=model.replay,
-            decide=lambda p: model.attach_nested(
-                p,
-                parent_id=parent_id,
-                child_id=cmd.scene_id,
-                movie_id=cmd.movie_id,
-                span=(span.start_seconds, span.end_seconds),
+            decide=_owned(
+                metadata,
+                lambda p: model.attach_nested(
+                    p,
+                    parent_id=parent_id,
+                    child_id=cmd.scene_id,
+                    movie_id=cmd.movie_id,
+                    span=(span.start_seconds, span.end_seconds),
+                ),
             ),
             expected_version=None,
         )
@@ -175,9 +209,11 @@ async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: Eve
 
 async def handle_retime_scene(cmd: RetimeScene, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Move a scene in time; a nested scene's new range is first accepted by its parent."""
+    require_scene_writer(metadata)
     if (done := await previous_result(cmd, deps)) is not None:
         return done
     state, version = await load(deps.event_store, cmd.scene_id, model.replay)
+    authorize_change(state, metadata)  # before the parent is touched
     if cmd.expected_version is not None and cmd.expected_version != version:
         raise ConcurrencyConflictError(cmd.scene_id, cmd.expected_version, version)
     planned = model.retime_scene(cmd, state)  # the scene's own rules, before the parent is touched
@@ -205,7 +241,7 @@ async def handle_retime_scene(cmd: RetimeScene, deps: HandlerDeps, metadata: Eve
             _correlated(cmd, metadata),
             stream_id=cmd.scene_id,
             replay=model.replay,
-            decide=lambda s: model.retime_scene(cmd, s),
+            decide=_owned(metadata, lambda s: model.retime_scene(cmd, s)),
             expected_version=cmd.expected_version,
         )
     except DomainError:
@@ -218,13 +254,14 @@ async def handle_reclassify_scene(
     cmd: ReclassifyScene, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Reclassify a scene."""
+    require_scene_writer(metadata)
     return await execute(
         cmd,
         deps,
         metadata,
         stream_id=cmd.scene_id,
         replay=model.replay,
-        decide=lambda state: model.reclassify_scene(cmd, state),
+        decide=_owned(metadata, lambda state: model.reclassify_scene(cmd, state)),
         expected_version=cmd.expected_version,
     )
 
@@ -233,19 +270,21 @@ async def handle_edit_scene_details(
     cmd: EditSceneDetails, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Edit a scene's description and tags."""
+    require_scene_writer(metadata)
     return await execute(
         cmd,
         deps,
         metadata,
         stream_id=cmd.scene_id,
         replay=model.replay,
-        decide=lambda state: model.edit_scene_details(cmd, state),
+        decide=_owned(metadata, lambda state: model.edit_scene_details(cmd, state)),
         expected_version=cmd.expected_version,
     )
 
 
 async def handle_delete_scene(cmd: DeleteScene, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Delete a scene without nested scenes; then its parent, if any, lets go of it."""
+    require_scene_writer(metadata)
     state, _ = await load(deps.event_store, cmd.scene_id, model.replay)
     result = await execute(
         cmd,
@@ -253,7 +292,7 @@ async def handle_delete_scene(cmd: DeleteScene, deps: HandlerDeps, metadata: Eve
         _correlated(cmd, metadata),
         stream_id=cmd.scene_id,
         replay=model.replay,
-        decide=lambda s: model.delete_scene(cmd, s),
+        decide=_owned(metadata, lambda s: model.delete_scene(cmd, s)),
         expected_version=cmd.expected_version,
     )
     # Also on a redelivered command: completes a deletion interrupted before this step.
@@ -266,6 +305,7 @@ async def handle_add_scene_actor(
     cmd: AddSceneActor, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Cast an existing actor in a scene."""
+    require_scene_writer(metadata)
     if (done := await previous_result(cmd, deps)) is not None:
         return done
     await require_actor(deps, cmd.actor_id)
@@ -275,7 +315,7 @@ async def handle_add_scene_actor(
         metadata,
         stream_id=cmd.scene_id,
         replay=model.replay,
-        decide=lambda state: model.add_scene_actor(cmd, state),
+        decide=_owned(metadata, lambda state: model.add_scene_actor(cmd, state)),
         expected_version=cmd.expected_version,
     )
 
@@ -284,19 +324,21 @@ async def handle_remove_scene_actor(
     cmd: RemoveSceneActor, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Take an actor out of a scene (also one the Actor service has removed since)."""
+    require_scene_writer(metadata)
     return await execute(
         cmd,
         deps,
         metadata,
         stream_id=cmd.scene_id,
         replay=model.replay,
-        decide=lambda state: model.remove_scene_actor(cmd, state),
+        decide=_owned(metadata, lambda state: model.remove_scene_actor(cmd, state)),
         expected_version=cmd.expected_version,
     )
 
 
 async def handle_add_dialogue(cmd: AddDialogue, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Add a dialogue line spoken by an existing actor."""
+    require_scene_writer(metadata)
     if (done := await previous_result(cmd, deps)) is not None:
         return done
     await require_actor(deps, cmd.actor_id)
@@ -306,7 +348,7 @@ async def handle_add_dialogue(cmd: AddDialogue, deps: HandlerDeps, metadata: Eve
         metadata,
         stream_id=cmd.scene_id,
         replay=model.replay,
-        decide=lambda state: model.add_dialogue(cmd, state),
+        decide=_owned(metadata, lambda state: model.add_dialogue(cmd, state)),
         expected_version=cmd.expected_version,
     )
 
@@ -315,6 +357,7 @@ async def handle_revise_dialogue(
     cmd: ReviseDialogue, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Revise a dialogue line; a new speaker must exist."""
+    require_scene_writer(metadata)
     if (done := await previous_result(cmd, deps)) is not None:
         return done
     speaker = model.dialogue_changes(cmd).get("actor_id")
@@ -326,7 +369,7 @@ async def handle_revise_dialogue(
         metadata,
         stream_id=cmd.scene_id,
         replay=model.replay,
-        decide=lambda state: model.revise_dialogue(cmd, state),
+        decide=_owned(metadata, lambda state: model.revise_dialogue(cmd, state)),
         expected_version=cmd.expected_version,
     )
 
@@ -335,13 +378,14 @@ async def handle_remove_dialogue(
     cmd: RemoveDialogue, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
     """Remove a dialogue line."""
+    require_scene_writer(metadata)
     return await execute(
         cmd,
         deps,
         metadata,
         stream_id=cmd.scene_id,
         replay=model.replay,
-        decide=lambda state: model.remove_dialogue(cmd, state),
+        decide=_owned(metadata, lambda state: model.remove_dialogue(cmd, state)),
         expected_version=cmd.expected_version,
     )
 
@@ -358,5 +402,6 @@ SCENE_HANDLERS: dict[type[Command], Handler] = dict(
         route(AddDialogue, handle_add_dialogue),
         route(ReviseDialogue, handle_revise_dialogue),
         route(RemoveDialogue, handle_remove_dialogue),
+        route(RestoreScene, handle_restore_scene),  # the movie-removal saga's compensation
     ],
 )

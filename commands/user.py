@@ -27,12 +27,16 @@ from commands.ports import UniqueClaim
 from commands.scene import SceneState
 from events.base import DomainEvent
 from events.user import (
+    ERASED_EMAIL,
+    ERASED_PASSWORD_HASH,
     InteractionType,
     MovieAddedToWatchList,
     MovieRemovedFromWatchList,
     SceneInteractionRecorded,
     SceneInteractionWithdrawn,
+    UserActivityCleared,
     UserDeactivated,
+    UserErased,
     UserEvent,
     UserLoggedIn,
     UserPasswordChanged,
@@ -62,6 +66,7 @@ MAX_WATCHED_SCENES: Final = 100_000
 DEFAULT_LANGUAGE: Final = "ja"
 DEFAULT_TIMEZONE: Final = "Asia/Tokyo"
 
+_RESERVED_DOMAIN: Final = ".invalid"
 _EMAIL: Final = re.compile(r"[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+")
 _LANGUAGE: Final = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _COUNTRY: Final = re.compile(r"[A-Z]{2}")
@@ -216,6 +221,39 @@ class WithdrawSceneInteraction(Command):
     interaction_type: InteractionType
 
 
+class ClearUserActivity(Command):
+    """Remove a user's whole watch list and all their scene interactions (a deactivated user's too)."""
+
+    user_id: UUID
+
+
+class RestoreUserActivity(Command):
+    """Put back what the user's last ``ClearUserActivity`` removed and is not there again (its undo)."""
+
+    user_id: UUID
+
+
+class RestoreWatchListEntry(Command):
+    """Put back the entry for ``movie_id`` that the user's watch list last lost (a movie removal's undo).
+
+    The entry comes back from the user's own stream (status, priority, notes, tags, progress), so
+    whoever undoes a removal never has to carry the user's notes: they stay sealed in that stream.
+    """
+
+    user_id: UUID
+    movie_id: UUID
+
+
+class EraseUser(Command):
+    """Erase a user (right to erasure): their personal data becomes unrecoverable, everywhere.
+
+    The account is gone for good; their e-mail address is free again. Reviews are anonymized
+    and the watch list and interactions removed beforehand by the user-erasure saga.
+    """
+
+    user_id: UUID
+
+
 UserCommand = (
     RegisterUser
     | ChangePassword
@@ -230,6 +268,10 @@ UserCommand = (
     | RemoveMovieFromWatchList
     | RecordSceneInteraction
     | WithdrawSceneInteraction
+    | ClearUserActivity
+    | RestoreUserActivity
+    | RestoreWatchListEntry
+    | EraseUser
 )
 
 
@@ -290,11 +332,21 @@ class UserState:
     preferences: Preferences
     is_verified: bool = False
     is_active: bool = True
+    erased: bool = False
     last_login_at: datetime | None = None
     watch_list: Mapping[UUID, WatchListEntry] = field(default_factory=dict)
     """Entries by movie id."""
     interactions: Mapping[tuple[UUID, InteractionType], UUID] = field(default_factory=dict)
     """Interaction ids by (scene id, interaction type)."""
+    interaction_metadata: Mapping[UUID, Mapping[str, JsonValue]] = field(default_factory=dict)
+    """Metadata of the current interactions by interaction id."""
+    cleared_watch_list: Mapping[UUID, WatchListEntry] = field(default_factory=dict)
+    """What the last ``UserActivityCleared`` removed from the watch list (for its undo)."""
+    cleared_interactions: Mapping[tuple[UUID, InteractionType], UUID] = field(default_factory=dict)
+    """What the last ``UserActivityCleared`` removed of the interactions (for its undo)."""
+    cleared_interaction_metadata: Mapping[UUID, Mapping[str, JsonValue]] = field(default_factory=dict)
+    removed_watch_list: Mapping[UUID, WatchListEntry] = field(default_factory=dict)
+    """The last entry each movie had before it was taken off the watch list (for its undo)."""
 
 
 # --- Validation helpers -----------------------------------------------------------------------
@@ -305,6 +357,9 @@ def normalise_email(email: str) -> str:
     normalised = email.strip().lower()
     if not normalised:
         raise InvalidCommandError("email", "must not be empty")
+    if normalised.endswith(_RESERVED_DOMAIN):
+        # Erased users' e-mail reads as an address there (events.user.ERASED_EMAIL).
+        raise InvalidCommandError("email", f"addresses ending in {_RESERVED_DOMAIN} cannot receive mail")
     if len(normalised) > MAX_EMAIL_LENGTH:
         raise InvalidCommandError("email", f"must be at most {MAX_EMAIL_LENGTH} characters long")
     local, _, _ = normalised.partition("@")
@@ -375,8 +430,15 @@ def _existing(state: UserState | None, user_id: UUID) -> UserState:
     return state
 
 
-def _active(state: UserState | None, user_id: UUID) -> UserState:
+def _not_erased(state: UserState | None, user_id: UUID) -> UserState:
     user = _existing(state, user_id)
+    if user.erased:
+        raise InvalidCommandError("user_id", f"user {user_id} was erased")
+    return user
+
+
+def _active(state: UserState | None, user_id: UUID) -> UserState:
+    user = _not_erased(state, user_id)
     if not user.is_active:
         raise InvalidCommandError("user_id", f"user {user_id} is deactivated")
     return user
@@ -460,6 +522,123 @@ def deactivate_user(cmd: DeactivateUser, state: UserState | None) -> list[UserEv
     """Deactivate an active user."""
     user = _active(state, cmd.user_id)
     return [UserDeactivated(stream_id=user.user_id, stream_version=user.version + 1)]
+
+
+def clear_user_activity(cmd: ClearUserActivity, state: UserState | None) -> list[UserEvent]:
+    """Remove the whole watch list and every interaction; no event when there are none."""
+    user = _not_erased(state, cmd.user_id)
+    if not user.watch_list and not user.interactions:
+        return []
+    return [
+        UserActivityCleared(
+            stream_id=user.user_id,
+            stream_version=user.version + 1,
+            watch_list_entries=len(user.watch_list),
+            interactions=len(user.interactions),
+        ),
+    ]
+
+
+def restore_watch_list_entry(cmd: RestoreWatchListEntry, state: UserState | None) -> list[UserEvent]:
+    """Re-add, as it was, the entry the watch list last lost for a movie (no event if it is back)."""
+    user = _not_erased(state, cmd.user_id)
+    entry = user.removed_watch_list.get(cmd.movie_id)
+    if entry is None or cmd.movie_id in user.watch_list:
+        return []
+    events: list[UserEvent] = [
+        MovieAddedToWatchList(
+            stream_id=user.user_id,
+            stream_version=user.version + 1,
+            entry_id=entry.entry_id,
+            movie_id=cmd.movie_id,
+            status=entry.status,
+            priority=entry.priority,
+            notes=entry.notes,
+            tags=entry.tags,
+        ),
+    ]
+    if entry.watched_scenes_count or entry.last_watched_scene_id is not None:
+        events.append(
+            WatchListEntryUpdated(
+                stream_id=user.user_id,
+                stream_version=user.version + 2,
+                movie_id=cmd.movie_id,
+                status=entry.status,
+                priority=entry.priority,
+                watched_scenes_count=entry.watched_scenes_count,
+                last_watched_scene_id=entry.last_watched_scene_id,
+                notes=entry.notes,
+                tags=entry.tags,
+            ),
+        )
+    return events
+
+
+def restore_user_activity(cmd: RestoreUserActivity, state: UserState | None) -> list[UserEvent]:
+    """Re-add, as it was, what the last clear removed and is not there again (no event when nothing is)."""
+    user = _not_erased(state, cmd.user_id)
+    events: list[UserEvent] = []
+    version = user.version
+
+    def after() -> int:
+        nonlocal version
+        version += 1
+        return version
+
+    for movie_id, entry in user.cleared_watch_list.items():
+        if movie_id in user.watch_list:
+            continue
+        events.append(
+            MovieAddedToWatchList(
+                stream_id=user.user_id,
+                stream_version=after(),
+                entry_id=entry.entry_id,
+                movie_id=movie_id,
+                status=entry.status,
+                priority=entry.priority,
+                notes=entry.notes,
+                tags=entry.tags,
+            ),
+        )
+        if entry.watched_scenes_count or entry.last_watched_scene_id is not None:
+            events.append(
+                WatchListEntryUpdated(
+                    stream_id=user.user_id,
+                    stream_version=after(),
+                    movie_id=movie_id,
+                    status=entry.status,
+                    priority=entry.priority,
+                    watched_scenes_count=entry.watched_scenes_count,
+                    last_watched_scene_id=entry.last_watched_scene_id,
+                    notes=entry.notes,
+                    tags=entry.tags,
+                ),
+            )
+    for (scene_id, interaction_type), interaction_id in user.cleared_interactions.items():
+        if (scene_id, interaction_type) in user.interactions:
+            continue
+        events.append(
+            SceneInteractionRecorded(
+                stream_id=user.user_id,
+                stream_version=after(),
+                interaction_id=interaction_id,
+                scene_id=scene_id,
+                interaction_type=interaction_type,
+                metadata=dict(user.cleared_interaction_metadata.get(interaction_id, {})),
+            ),
+        )
+    return events
+
+
+def erase_user(cmd: EraseUser, state: UserState | None) -> Decision:
+    """Erase a user (deactivated or not) and free their e-mail address; no event when already erased."""
+    user = _existing(state, cmd.user_id)
+    if user.erased:
+        return Decision(events=[])
+    return Decision(
+        events=[UserErased(stream_id=user.user_id, stream_version=user.version + 1)],
+        releases=[UniqueClaim(scope=EMAIL_SCOPE, key=user.email)],
+    )
 
 
 def update_user_profile(cmd: UpdateUserProfile, state: UserState | None) -> list[UserEvent]:
@@ -723,6 +902,38 @@ def _(event: UserDeactivated, state: UserState | None) -> UserState:
 
 
 @apply.register
+def _(event: UserActivityCleared, state: UserState | None) -> UserState:
+    user = _after(state, event)
+    return replace(
+        user,
+        cleared_watch_list=user.watch_list,
+        cleared_interactions=user.interactions,
+        cleared_interaction_metadata=user.interaction_metadata,
+        watch_list={},
+        interactions={},
+        interaction_metadata={},
+    )
+
+
+@apply.register
+def _(event: UserErased, state: UserState | None) -> UserState:
+    return replace(
+        _after(state, event),
+        email=ERASED_EMAIL,
+        password_hash=ERASED_PASSWORD_HASH,
+        profile=Profile(),
+        is_active=False,
+        erased=True,
+        watch_list={},
+        interactions={},
+        interaction_metadata={},
+        cleared_watch_list={},
+        cleared_interactions={},
+        cleared_interaction_metadata={},
+    )
+
+
+@apply.register
 def _(event: UserProfileUpdated, state: UserState | None) -> UserState:
     profile = Profile(
         display_name=event.display_name,
@@ -784,21 +995,37 @@ def _(event: WatchListEntryUpdated, state: UserState | None) -> UserState:
 @apply.register
 def _(event: MovieRemovedFromWatchList, state: UserState | None) -> UserState:
     user = _after(state, event)
-    return replace(user, watch_list={k: v for k, v in user.watch_list.items() if k != event.movie_id})
+    removed = user.watch_list.get(event.movie_id)
+    return replace(
+        user,
+        watch_list={k: v for k, v in user.watch_list.items() if k != event.movie_id},
+        removed_watch_list=(
+            {**user.removed_watch_list, event.movie_id: removed} if removed else user.removed_watch_list
+        ),
+    )
 
 
 @apply.register
 def _(event: SceneInteractionRecorded, state: UserState | None) -> UserState:
     user = _after(state, event)
     key = (event.scene_id, event.interaction_type)
-    return replace(user, interactions={**user.interactions, key: event.interaction_id})
+    return replace(
+        user,
+        interactions={**user.interactions, key: event.interaction_id},
+        interaction_metadata={**user.interaction_metadata, event.interaction_id: event.metadata},
+    )
 
 
 @apply.register
 def _(event: SceneInteractionWithdrawn, state: UserState | None) -> UserState:
     user = _after(state, event)
     key = (event.scene_id, event.interaction_type)
-    return replace(user, interactions={k: v for k, v in user.interactions.items() if k != key})
+    gone = user.interactions.get(key)
+    return replace(
+        user,
+        interactions={k: v for k, v in user.interactions.items() if k != key},
+        interaction_metadata={k: v for k, v in user.interaction_metadata.items() if k != gone},
+    )
 
 
 def replay(events: Sequence[DomainEvent]) -> UserState | None:

@@ -9,6 +9,7 @@ from uuid import UUID
 from commands import passwords
 from commands import scene as scene_model
 from commands import user as model
+from commands.authorization import require_self_or_admin
 from commands.base import (
     Command,
     CommandResult,
@@ -26,11 +27,15 @@ from commands.user import (
     AddMovieToWatchList,
     ChangePassword,
     ChangeUserRole,
+    ClearUserActivity,
     DeactivateUser,
+    EraseUser,
     RecordLogin,
     RecordSceneInteraction,
     RegisterUser,
     RemoveMovieFromWatchList,
+    RestoreUserActivity,
+    RestoreWatchListEntry,
     SetUserPreferences,
     UpdateUserProfile,
     UpdateWatchListEntry,
@@ -128,6 +133,40 @@ async def handle_deactivate_user(
     return await _on_user(cmd, deps, metadata, cmd.user_id, lambda s: model.deactivate_user(cmd, s))
 
 
+async def handle_erase_user(cmd: EraseUser, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
+    """Erase a user: the user themself, an admin or the system (the user-erasure saga) may.
+
+    The event store deletes the user's data key in the append (see :mod:`infra.pii`) and the
+    e-mail claim is released with it.
+    """
+    require_self_or_admin(metadata, cmd.user_id)
+    return await _on_user(cmd, deps, metadata, cmd.user_id, lambda s: model.erase_user(cmd, s))
+
+
+async def handle_clear_user_activity(
+    cmd: ClearUserActivity, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Remove a user's watch list and interactions: the user themself, an admin or the system may."""
+    require_self_or_admin(metadata, cmd.user_id)
+    return await _on_user(cmd, deps, metadata, cmd.user_id, lambda s: model.clear_user_activity(cmd, s))
+
+
+async def handle_restore_user_activity(
+    cmd: RestoreUserActivity, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Undo the last clear of a user's activity: the user themself, an admin or the system may."""
+    require_self_or_admin(metadata, cmd.user_id)
+    return await _on_user(cmd, deps, metadata, cmd.user_id, lambda s: model.restore_user_activity(cmd, s))
+
+
+async def handle_restore_watch_list_entry(
+    cmd: RestoreWatchListEntry, deps: HandlerDeps, metadata: EventMetadata
+) -> CommandResult:
+    """Undo the last removal of a movie from a user's watch list: the user, an admin or the system."""
+    require_self_or_admin(metadata, cmd.user_id)
+    return await _on_user(cmd, deps, metadata, cmd.user_id, lambda s: model.restore_watch_list_entry(cmd, s))
+
+
 async def handle_update_user_profile(
     cmd: UpdateUserProfile, deps: HandlerDeps, metadata: EventMetadata
 ) -> CommandResult:
@@ -221,5 +260,9 @@ USER_HANDLERS: dict[type[Command], Handler] = dict(
         route(RemoveMovieFromWatchList, handle_remove_movie_from_watch_list),
         route(RecordSceneInteraction, handle_record_scene_interaction),
         route(WithdrawSceneInteraction, handle_withdraw_scene_interaction),
+        route(ClearUserActivity, handle_clear_user_activity),
+        route(RestoreUserActivity, handle_restore_user_activity),
+        route(RestoreWatchListEntry, handle_restore_watch_list_entry),
+        route(EraseUser, handle_erase_user),
     ],
 )

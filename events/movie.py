@@ -88,3 +88,46 @@ class MovieProductionInfoRecorded(MovieEvent, ProductionInfo):
     """A movie's production information was recorded (all fields carried, changed or not)."""
 
     event_type: ClassVar[str] = "MovieProductionInfoRecorded"
+
+
+# --- Saga bookkeeping on the movie's stream (scene-creation and movie-removal sagas). ---
+
+
+class MovieSceneLinked(MovieEvent):
+    """The Movie service took a new scene into the movie's figures (step 2 of scene creation)."""
+
+    event_type: ClassVar[str] = "MovieSceneLinked"
+
+    scene_id: UUID
+
+
+class MovieSceneUnlinked(MovieEvent):
+    """A scene left the movie's figures (its creation was rolled back, or it was deleted)."""
+
+    event_type: ClassVar[str] = "MovieSceneUnlinked"
+
+    scene_id: UUID
+
+
+class MovieRemovalBegun(MovieEvent):
+    """A movie-removal saga started: the movie takes no new scenes until it ends."""
+
+    event_type: ClassVar[str] = "MovieRemovalBegun"
+
+    saga_id: UUID
+
+
+class MovieRemovalCancelled(MovieEvent):
+    """The movie-removal saga was rolled back: the movie is open again."""
+
+    event_type: ClassVar[str] = "MovieRemovalCancelled"
+
+    saga_id: UUID
+
+
+MOVIE_SAGA_EVENTS: tuple[type[MovieEvent], ...] = (
+    MovieSceneLinked,
+    MovieSceneUnlinked,
+    MovieRemovalBegun,
+    MovieRemovalCancelled,
+)

@@ -51,6 +51,16 @@ class ReviewDeleted(ReviewEvent):
     event_type: ClassVar[str] = "ReviewDeleted"
 
 
+class ReviewAnonymized(ReviewEvent):
+    """A review lost its author link (its author was erased); what it says and its rating stay.
+
+    ``user_id`` names the former author (the shared ``ReviewEvent`` contract); the read model
+    shows the review without an author from here on.
+    """
+
+    event_type: ClassVar[str] = "ReviewAnonymized"
+
+
 ReactionKind = Literal["like", "helpful", "report"]
 
 

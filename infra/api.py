@@ -16,6 +16,8 @@ from commands.errors import (
     UniqueKeyTakenError,
 )
 from commands.handlers import CommandBus
+from infra.http.sagas import saga_router
+from infra.http.user_status import UserStatus
 from infra.metrics import ops_router
 from infra.services import ServiceSpec
 from read_models.engines import ReadEngines
@@ -45,6 +47,8 @@ async def _refuse_nul_in_query(request: Request, call_next: Next) -> Response:
 def create_app(bus: CommandBus, engines: ReadEngines, services: Sequence[ServiceSpec]) -> FastAPI:
     """Build the FastAPI application around an already wired command bus and read engines."""
     app = FastAPI(title="SceneLedger", version="0.1.0")
+    # Every authenticated request checks that its user is still active (infra.http.user_status).
+    app.state.user_status = UserStatus(engines["user"])
 
     app.middleware("http")(_refuse_nul_in_query)
 
@@ -63,6 +67,7 @@ def create_app(bus: CommandBus, engines: ReadEngines, services: Sequence[Service
             app.include_router(router(bus, engines))
     if "event_store" in engines:  # the operators' routes read the log as well as the read models
         app.include_router(ops_router(bus, engines))
+        app.include_router(saga_router(bus, engines))
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -22,14 +22,17 @@ from infra.api import create_app
 from infra.db import create_pool
 from infra.migrate import migrate_all
 from infra.pg_event_store import PostgresEventStore
+from infra.pii import PersonalDataKeys
 from infra.publisher import EventPublisher, KafkaPublisher
 from infra.relay import OutboxRelay
 from infra.services import ALL_SERVICES, ServiceSpec, build_registry, command_handlers, topic_by_stream_type
+from infra.services.saga import SAGAS
 from infra.settings import Settings
 from infra.topics import ensure_topics
 from infra.workers import register_command_consumer, register_projector
 from projections.runner import ProjectionRunner
 from read_models.scenes import SceneQueries
+from sagas.runner import SagaRunner
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +105,14 @@ def build_broker(system: System, *, projector: bool = True, commands: bool = Tru
         for spec in system.services:
             for projection in spec.projections:
                 runner = ProjectionRunner(system.pools[spec.name], projection.projection)
-                register_projector(broker, settings, runner, system.registry, topics=projection.topics)
+                register_projector(
+                    broker,
+                    settings,
+                    runner,
+                    system.registry,
+                    topics=projection.topics,
+                    keys=PersonalDataKeys(system.event_pool),
+                )
     if commands:
         scene_commands = [
             cmd for spec in system.services if spec.name == "scene" for cmd in spec.command_handlers
@@ -121,6 +131,23 @@ def build_relay(system: System, publisher: EventPublisher) -> OutboxRelay:
         topic_for=lambda stream_type: settings.topic(topics[stream_type]),
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
+    )
+
+
+def run_saga_runner(system: System, stop: asyncio.Event) -> asyncio.Task[None]:
+    """Start the saga runner (one consumer group per namespace) as a task that runs until ``stop``."""
+    settings = system.settings
+    runner = SagaRunner(
+        event_store=system.event_store, bus=system.bus, registry=system.registry, pools=system.pools
+    )
+    return asyncio.create_task(
+        runner.run(
+            stop,
+            bootstrap=settings.require_kafka(),
+            topic=settings.topic(SAGAS.topic),
+            group_id=f"{settings.namespace or 'sceneledger'}.sagas",
+        ),
+        name="sagas",
     )
 
 
@@ -152,6 +179,7 @@ async def run_services(
     projector: bool = True,
     commands: bool = True,
     api: bool = True,
+    sagas: bool = True,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run the chosen parts in this process until SIGINT/SIGTERM (or ``stop``), then shut down."""
@@ -168,6 +196,7 @@ async def run_services(
             publisher = KafkaPublisher(settings.require_kafka())
             await publisher.start()
             tasks.append(asyncio.create_task(build_relay(system, publisher).run(stop), name="relay"))
+        tasks.extend([run_saga_runner(system, stop)] if sagas else [])
         if projector or commands:
             broker = build_broker(system, projector=projector, commands=commands)
             await broker.start()
@@ -186,6 +215,7 @@ async def run_services(
             relay=relay,
             projector=projector,
             commands=commands,
+            sagas=sagas,
             api=f"http://{settings.api_host}:{settings.api_port}" if api else None,
         )
         waiter = asyncio.create_task(stop.wait())

@@ -16,6 +16,7 @@ from uuid import UUID
 import typer
 from pydantic import ValidationError
 
+from commands.authorization import SYSTEM_ROLE
 from commands.base import Command, CommandResult
 from commands.errors import (
     ConcurrencyConflictError,
@@ -39,6 +40,8 @@ from infra.logging import configure_logging
 from infra.migrate import migrate_all
 from infra.ops_cli import ops_app
 from infra.replay_cli import replay_app
+from infra.sagas_cli import app as sagas_app
+from infra.seed import seed_app
 from infra.stack import PrerequisiteMissing
 from infra.stack_cli import stack_app
 
@@ -53,6 +56,8 @@ app = typer.Typer(help="SceneLedger: event-sourced movie-scene classification.",
 app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local PostgreSQL + Kafka.")
 app.add_typer(ops_app)  # projections status|health, dlq, check, backup, restore, housekeeping
 app.add_typer(replay_app)  # replay, verify
+app.add_typer(sagas_app)  # sagas list|show|retry|start
+app.add_typer(seed_app)  # seed
 scenes_app = typer.Typer(help="Scene commands and reads.", no_args_is_help=True)
 app.add_typer(scenes_app, name="scenes")
 movies_app = typer.Typer(help="Movie commands.", no_args_is_help=True)
@@ -153,7 +158,8 @@ def _dispatch(cmd_factory: Callable[[], Command], user: UUID | None) -> None:
         await prepare(settings)
         system = await open_system(settings)
         try:
-            return await system.bus.dispatch(cmd, EventMetadata(user_id=user, user_role="cli"))
+            # An operator on the machine is the system itself: trusted, allowed every command.
+            return await system.bus.dispatch(cmd, EventMetadata(user_id=user, user_role=SYSTEM_ROLE))
         finally:
             await system.close()
 
@@ -175,7 +181,9 @@ def _dispatch(cmd_factory: Callable[[], Command], user: UUID | None) -> None:
     typer.echo(result.model_dump_json())
 
 
-UserOpt = Annotated[UUID | None, typer.Option("--user", help="acting user id")]
+UserOpt = Annotated[
+    UUID | None, typer.Option("--user", help="user recorded as acting (the CLI acts with the system role)")
+]
 VersionOpt = Annotated[int | None, typer.Option("--expected-version", help="reject if the scene moved on")]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from commands.handlers import CommandBus
 from infra.ops import DEFAULT_STALL_AFTER, OpsContext, ProjectionStatus, as_json, engine_connect, health
 from infra.ops import projection_status as read_projection_status
 from read_models.engines import ReadEngines
+from sagas.queries import saga_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class MetricsSnapshot:
     projected: dict[tuple[str, str], int]
     saga_steps: dict[tuple[str, str], int]
     projections: Sequence[ProjectionStatus]
+    sagas: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Sagas by (saga type, status): running, compensating, stuck, ..."""
 
 
 async def read_snapshot(ctx: OpsContext, *, stall_after: timedelta = DEFAULT_STALL_AFTER) -> MetricsSnapshot:
@@ -45,6 +48,7 @@ async def read_snapshot(ctx: OpsContext, *, stall_after: timedelta = DEFAULT_STA
                 "GROUP BY saga_type, step_status",
             )
         }
+        sagas = await saga_counts(conn)
     projected: dict[tuple[str, str], int] = {}
     for spec in ctx.services:
         async with ctx.connect(spec.name) as conn:
@@ -59,6 +63,7 @@ async def read_snapshot(ctx: OpsContext, *, stall_after: timedelta = DEFAULT_STA
         projected=projected,
         saga_steps=saga_steps,
         projections=await read_projection_status(ctx, stall_after=stall_after),
+        sagas=sagas,
     )
 
 
@@ -96,6 +101,14 @@ class SnapshotCollector(Collector):
         for (saga_type, status), n in sorted(s.saga_steps.items()):
             sagas.add_metric([saga_type, status], n)
         yield sagas
+        saga_states = GaugeMetricFamily(
+            "sceneledger_sagas",
+            "Sagas by type and status (stuck ones wait for an operator).",
+            labels=["saga_type", "status"],
+        )
+        for (saga_type, status), n in sorted(s.sagas.items()):
+            saga_states.add_metric([saga_type, status], n)
+        yield saga_states
         labels = ["service", "projection"]
         lag = GaugeMetricFamily("sceneledger_projection_lag_events", "Events not yet applied.", labels=labels)
         lag_s = GaugeMetricFamily(

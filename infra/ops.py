@@ -23,6 +23,7 @@ from events.registry import EventRegistry
 from infra.cloudevents import MalformedEventMessageError, decode_event
 from infra.db import create_pool
 from infra.migrate import ensure_database
+from infra.pii import PersonalDataKeys, open_values
 from infra.services import ALL_SERVICES, ServiceSpec, build_registry
 from infra.settings import Settings
 from projections.runner import POISON_ERRORS, Delivery, Projection, ProjectionRunner
@@ -344,7 +345,7 @@ class ReleaseOutcome:
     still_open: tuple[str, ...]
 
 
-class _ConnectionAsPool:
+class ConnectionAsPool:
     """Lets a runner work inside our transaction: its own transactions become savepoints."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -352,6 +353,7 @@ class _ConnectionAsPool:
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """Lend the one connection."""
         yield self._conn
 
 
@@ -359,16 +361,34 @@ class _ProbeRollbackError(Exception):
     """Raised to undo a probe apply."""
 
 
-def _delivery(row: asyncpg.Record, registry: EventRegistry) -> Delivery:
+def _headers(row: asyncpg.Record) -> tuple[tuple[str, bytes], ...]:
     stored = row["headers"]
     texts: dict[str, str] = json.loads(stored) if isinstance(stored, str) else stored
-    headers = tuple((k, v.encode()) for k, v in texts.items())
+    return tuple((k, v.encode()) for k, v in texts.items())
+
+
+def _delivery(row: asyncpg.Record, registry: EventRegistry, opened: bytes | None = None) -> Delivery:
+    """Decode a dead letter's record; ``opened`` is its value with personal fields opened (never kept)."""
+    headers = _headers(row)
     value = bytes(row["value"])
     try:
-        recorded = decode_event(headers, value, registry)  # upcasts old schema versions
+        # Upcasts old schema versions, like any delivery.
+        recorded = decode_event(headers, value if opened is None else opened, registry)
     except MalformedEventMessageError as exc:
         return Delivery(row["topic"], row["partition"], row["offset"], headers, value, None, str(exc))
     return Delivery(row["topic"], row["partition"], row["offset"], headers, value, recorded)
+
+
+async def _deliveries(ctx: OpsContext, rows: Sequence[asyncpg.Record]) -> list[Delivery]:
+    """Decode dead letters; sealed personal fields are opened with the event store's keys.
+
+    A dead letter keeps the value as it came from Kafka (sealed); only the decoded event, used
+    for the apply, sees clear values, exactly as the live projector does.
+    """
+    records = [(_headers(r), bytes(r["value"])) for r in rows]
+    async with ctx.connect("event_store") as es:
+        opened = await open_values(PersonalDataKeys(es), records, ctx.registry)
+    return [_delivery(r, ctx.registry, o) for r, o in zip(rows, opened, strict=True)]
 
 
 async def _apply_and_undo(conn: asyncpg.Connection, projection: Projection, event: DomainEvent) -> None:
@@ -446,8 +466,8 @@ async def release_dead_letter(ctx: OpsContext, ref: str, *, skip: bool) -> Relea
             )
         to_apply = parked if skip else group
         by_coords = {(r["topic"], r["partition"], r["offset"]): int(r["id"]) for r in to_apply}
-        deliveries = [_delivery(r, ctx.registry) for r in to_apply]
-        outcome = await ProjectionRunner(_ConnectionAsPool(conn), projection).handle_batch(deliveries)
+        deliveries = await _deliveries(ctx, to_apply)
+        outcome = await ProjectionRunner(ConnectionAsPool(conn), projection).handle_batch(deliveries)
         failed = [by_coords[(d.topic, d.partition, d.offset)] for d in outcome.dead_lettered]
         if failed:
             reason = await _failure_reason(conn, projection, outcome.dead_lettered[0])

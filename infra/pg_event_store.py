@@ -12,6 +12,7 @@ from commands.errors import ConcurrencyConflictError, UniqueKeyTakenError
 from commands.ports import AppendResult, UniqueClaim, check_append
 from events.base import DomainEvent, EventMetadata, RecordedEvent
 from events.registry import EventRegistry
+from infra import pii
 
 _APPEND = """
 SELECT status, stream_id, stream_version, positions FROM append_events(
@@ -56,6 +57,7 @@ class PostgresEventStore:
     def __init__(self, pool: asyncpg.Pool, registry: EventRegistry, *, saga_type: str = "command") -> None:
         self._pool = pool
         self._registry = registry
+        self._keys = pii.PersonalDataKeys(pool)
         self._saga_type = saga_type
 
     async def append(
@@ -71,6 +73,7 @@ class PostgresEventStore:
         """Append ``events`` if the stream is at ``expected_version`` (see the port)."""
         check_append(events, expected_version)
         first = events[0]
+        payloads = await self._stored_payloads(events)
         try:
             row = await self._pool.fetchrow(
                 _APPEND,
@@ -82,7 +85,7 @@ class PostgresEventStore:
                 [e.event_id for e in events],
                 [e.event_type for e in events],
                 [e.schema_version for e in events],
-                [e.payload() for e in events],
+                payloads,
                 [e.occurred_at for e in events],
                 metadata.correlation_id,
                 metadata.causation_id,
@@ -152,5 +155,14 @@ class PostgresEventStore:
 
     async def read_stream(self, stream_id: UUID) -> list[RecordedEvent]:
         """Return the stream's events in version order, upcast to current schemas."""
-        rows = await self._pool.fetch(_READ_STREAM, stream_id)
+        rows = await self._opened(await self._pool.fetch(_READ_STREAM, stream_id))
         return [recorded_from_row(r, self._registry) for r in rows]
+
+    # Personal data hook (infra.pii): personal fields are sealed on the way in and opened on
+    # the way out, so the log never holds them in clear and callers never see them sealed.
+
+    async def _stored_payloads(self, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
+        return await pii.seal_events(self._keys, events)
+
+    async def _opened(self, rows: Sequence[asyncpg.Record]) -> list[asyncpg.Record | dict[str, Any]]:
+        return await pii.open_rows(self._keys, rows, self._registry)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, NoReturn
+from uuid import UUID
 
 import structlog
 import typer
@@ -13,7 +15,15 @@ from tqdm import tqdm
 
 from infra.config import load_settings
 from infra.replay import RebuildInProgressError, RebuildReport, ReplayEngine, services_for
+from infra.replay_targeted import (
+    ReplayRefusedError,
+    TargetedReport,
+    movie_in_log,
+    replay_from_position,
+    replay_movie,
+)
 from infra.services import build_registry
+from infra.topic_reset import GroupActiveError, TopicHistoryError, reset_from_topic
 
 if TYPE_CHECKING:
     from infra.services import ServiceSpec
@@ -130,14 +140,66 @@ def replay(
         str, typer.Option("--id", help="Shadow schema suffix; rerun with the same id to resume.")
     ] = "rebuild",
     batch_size: BatchOpt = 5000,
+    movie: Annotated[
+        UUID | None,
+        typer.Option(
+            "--movie",
+            help="In place: rebuild only this movie's rows (its movie, scene, group and review "
+            "streams) in the live read models, up to where the live projectors have got.",
+        ),
+    ] = None,
+    from_position: Annotated[
+        int | None,
+        typer.Option(
+            "--from-position",
+            min=1,
+            help="In place: apply to the live read models the events at log position >= N they "
+            "lack (no shadow, nothing dropped); refused if that would leave a gap.",
+        ),
+    ] = None,
+    from_topic: Annotated[
+        bool,
+        typer.Option(
+            "--from-topic",
+            help="Replay from the Kafka topics instead of the log: reset the projectors' consumer "
+            "groups (their projectors must be stopped). See --to-offset.",
+        ),
+    ] = False,
+    to_offset: Annotated[
+        str,
+        typer.Option(
+            "--to-offset",
+            help="With --from-topic: 'earliest' empties the service's read models and resets all "
+            "its projections to the start of their topics; an ISO time (2026-11-26T10:00:00+00:00) "
+            "re-delivers to the projection the records from then on, keeping its read model "
+            "(already applied events are deduplicated).",
+        ),
+    ] = "earliest",
 ) -> None:
     """Rebuild read models from saga_events into a shadow schema, then swap it in atomically.
 
     The live read models keep serving meanwhile. An interrupted rebuild resumes where it
-    stopped when run again with the same --id.
+    stopped when run again with the same --id. With --movie or --from-position the live
+    read models are repaired in place instead (no shadow schema, no swap).
     """
     specs = _targets(projection, all_=all_)
     settings = load_settings(start_stack=False)
+    if from_topic:
+        if projection is None or movie is not None or from_position is not None:
+            _usage("--from-topic takes --projection NAME and none of --all, --movie, --from-position")
+        _from_topic(settings, specs[0], projection, to_offset)
+        return
+    if movie is not None or from_position is not None:
+        _in_place(
+            settings,
+            specs,
+            projection,
+            movie,
+            from_position,
+            batch_size,
+            blue_green=keep_old or rebuild_id != "rebuild",
+        )
+        return
     engine = _engine(settings, batch_size)
 
     async def run() -> list[RebuildReport]:
@@ -157,6 +219,77 @@ def replay(
             f"{report.service}: rebuilt from {report.events} events (resumed after position "
             f"{report.resumed_from}), {report.caught_up_streams} streams levelled at the swap{kept}",
         )
+
+
+def _in_place(
+    settings: Settings,
+    specs: tuple[ServiceSpec, ...],
+    projection: str | None,
+    movie: UUID | None,
+    from_position: int | None,
+    batch_size: int,
+    *,
+    blue_green: bool,
+) -> None:
+    """Run `replay --movie` or `replay --from-position` and print what it did per service."""
+    if movie is not None and from_position is not None:
+        _usage("give --movie or --from-position, not both (--movie replays the movie's whole history)")
+    if blue_green:
+        _usage("--movie and --from-position work in place on the live read models: no --id or --keep-old")
+    registry = build_registry()
+
+    async def run() -> list[TargetedReport]:
+        if movie is not None:
+            if not await movie_in_log(settings, movie):
+                _usage(f"movie: no movie {movie} in the event log")
+            return [await replay_movie(settings, registry, s, movie, projection=projection) for s in specs]
+        assert from_position is not None  # noqa: S101  one of the two is given (checked above)
+        return [
+            await replay_from_position(
+                settings, registry, s, from_position, projection=projection, batch_size=batch_size
+            )
+            for s in specs
+        ]
+
+    try:
+        reports = asyncio.run(run())
+    except ReplayRefusedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    for report in reports:
+        for name, count in report.applied.items():
+            deleted = f"{report.deleted[name]} rows deleted, " if name in report.deleted else ""
+            typer.echo(f"{report.service}/{name}: {deleted}{count} events applied")
+        for note in report.skipped:
+            typer.echo(f"{report.service}/{note}")
+
+
+def _from_topic(settings: Settings, spec: ServiceSpec, projection: str, to_offset: str) -> None:
+    """Run `replay --from-topic` and print the offsets each consumer group resumes from."""
+    to: datetime | None = None
+    if to_offset != "earliest":
+        try:
+            to = datetime.fromisoformat(to_offset)
+        except ValueError:
+            _usage(f"to-offset: {to_offset!r} is neither 'earliest' nor an ISO time")
+        if to.tzinfo is None:
+            _usage("to-offset: give the time with its UTC offset (e.g. 2026-11-26T10:00:00+00:00)")
+    try:
+        report = asyncio.run(reset_from_topic(settings, build_registry(), spec, projection, to=to))
+    except GroupActiveError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_BUSY) from None
+    except TopicHistoryError as exc:
+        _usage(str(exc))
+    emptied = " (read models emptied)" if to is None else ""
+    typer.echo(f"{report.service}: consumer groups reset to {report.mode}{emptied}")
+    for group, offsets in report.offsets.items():
+        typer.echo(f"  {group}: " + ", ".join(f"{tp}@{o}" for tp, o in sorted(offsets.items())))
+
+
+def _usage(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
 
 
 @replay_app.command()

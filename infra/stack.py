@@ -71,7 +71,8 @@ KAFKA_READY_TIMEOUT_S = 90.0
 KAFKA_STOP_TIMEOUT_S = 30.0
 KAFKA_JVM_OPTIONS: Sequence[str] = (
     "-Xms256m",
-    "-Xmx512m",
+    # Headroom for many partitions: a development broker outlives many test runs.
+    "-Xmx1g",
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:+ExitOnOutOfMemoryError",

@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from infra.services import ALL_SERVICES
+from infra.services.saga import SAGAS
 from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -37,9 +38,26 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     for spec in ALL_SERVICES:
         specs.append(TopicSpec(settings.topic(spec.topic), 3))
         specs.append(TopicSpec(settings.topic(dlq_of(spec.topic)), 1))
+    specs.append(TopicSpec(settings.topic(SAGAS.topic), 3))
     specs.append(TopicSpec(settings.topic(SCENE_COMMANDS), 3))
     specs.append(TopicSpec(settings.topic(SCENE_COMMANDS_DLQ), 1))
     return specs
+
+
+async def delete_namespace_topics(settings: Settings) -> list[str]:
+    """Delete every topic of ``settings``' namespace (test namespaces); refuse the unnamespaced one."""
+    if not settings.namespace:
+        raise ValueError("refusing to delete the topics of the default (unnamespaced) system")
+    prefix = settings.topic("")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka())
+    await admin.start()
+    try:
+        doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()
 
 
 async def ensure_topics(settings: Settings) -> None:

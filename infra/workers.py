@@ -20,6 +20,7 @@ from events.base import EventMetadata
 from events.registry import EventRegistry
 from infra.cloudevents import MalformedEventMessageError, decode_event
 from infra.db import TRANSIENT_PG_ERRORS
+from infra.pii import PersonalDataKeys, open_values
 from infra.settings import Settings
 from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ, dlq_of
 from projections.runner import Delivery, ProjectionRunner
@@ -36,12 +37,18 @@ class CommandMessageError(ValueError):
         self.reason = reason
 
 
-def to_delivery(record: ConsumerRecord[Any, Any], registry: EventRegistry) -> Delivery:
-    """Decode one consumer record; an undecodable one becomes a delivery with its error."""
+def to_delivery(
+    record: ConsumerRecord[Any, Any], registry: EventRegistry, *, opened: bytes | None = None
+) -> Delivery:
+    """Decode one consumer record; an undecodable one becomes a delivery with its error.
+
+    ``opened`` is the record's value with its personal fields opened (:func:`opened_values`):
+    decoded instead of the value, never kept, so a dead letter holds only the sealed value.
+    """
     headers = tuple((k, v) for k, v in (record.headers or ()))
     value = record.value or b""
     try:
-        recorded = decode_event(headers, value, registry)
+        recorded = decode_event(headers, value if opened is None else opened, registry)
     except MalformedEventMessageError as exc:
         return Delivery(record.topic, record.partition, record.offset, headers, value, None, str(exc))
     return Delivery(record.topic, record.partition, record.offset, headers, value, recorded)
@@ -71,6 +78,26 @@ def parse_command_message(
     return cmd, metadata
 
 
+async def opened_values(
+    keys: PersonalDataKeys | None,
+    records: Sequence[ConsumerRecord[Any, Any]],
+    registry: EventRegistry,
+) -> list[bytes | None]:
+    """Return each record's value with its personal fields opened (one key look-up per batch).
+
+    Without ``keys`` nothing is opened: a record with sealed fields then fails to decode.
+    """
+    if keys is None:
+        return [None] * len(records)
+    pairs = [(tuple(r.headers or ()), r.value or b"") for r in records]
+    return list(await open_values(keys, pairs, registry))
+
+
+def projector_group(settings: Settings, projection: str) -> str:
+    """Return the Kafka consumer group id of ``projection``'s projector."""
+    return f"{settings.namespace or 'sceneledger'}.projector.{projection}"
+
+
 def _records(msg: KafkaMessage) -> Sequence[ConsumerRecord[Any, Any]]:
     raw = msg.raw_message
     return raw if isinstance(raw, tuple) else (raw,)
@@ -92,11 +119,17 @@ def register_projector(
     registry: EventRegistry,
     *,
     topics: Sequence[str],
+    keys: PersonalDataKeys | None = None,
 ) -> None:
-    """Subscribe ``runner`` to its event topics: batches, offsets committed only after the DB commit."""
+    """Subscribe ``runner`` to its event topics: batches, offsets committed only after the DB commit.
+
+    ``keys`` (the event store's personal data keys) opens sealed personal fields before decoding.
+    """
 
     async def project(body: list[Any], msg: KafkaMessage) -> None:  # noqa: ARG001  raw records used
-        deliveries = [to_delivery(r, registry) for r in _records(msg)]
+        records = _records(msg)
+        opened = await opened_values(keys, records, registry)
+        deliveries = [to_delivery(r, registry, opened=o) for r, o in zip(records, opened, strict=True)]
         async for attempt in _transient_retry():
             with attempt:
                 outcome = await runner.handle_batch(deliveries)
@@ -114,7 +147,7 @@ def register_projector(
 
     broker.subscriber(
         *(settings.topic(t) for t in topics),
-        group_id=f"{settings.namespace or 'sceneledger'}.projector.{runner.projection.name}",
+        group_id=projector_group(settings, runner.projection.name),
         batch=True,
         max_records=settings.projector_batch_size,
         ack_policy=AckPolicy.NACK_ON_ERROR,

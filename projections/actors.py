@@ -8,7 +8,7 @@ before the actor or the filmography entry it counts for is simply counted when t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from events.actor import (
 from events.base import DomainEvent
 from events.review import ReviewDeleted, ReviewEvent, ReviewPosted, ReviewRevised
 from events.scene import SceneActorAdded, SceneActorRemoved, SceneDeleted
+from projections.runner import ApplyFn, BatchApplyFn
 
 _REFRESH_ENTRIES = """
 UPDATE filmography f SET total_scenes = (
@@ -154,12 +155,16 @@ async def _removed(conn: asyncpg.Connection, e: ActorRemoved) -> None:
 # --- filmography ---
 
 
-async def _entry_added(conn: asyncpg.Connection, e: FilmographyEntryAdded) -> None:
-    await conn.execute(
-        # The row id is the event's id, so a rebuild reproduces it exactly.
-        "INSERT INTO filmography (id, actor_id, movie_id, character_name, role_type, billing_order, "
-        "screen_time_minutes, notes, award_nominations, created_at, updated_at) "
-        "VALUES ($10, $1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+# The row id is the event's id, so a rebuild reproduces it exactly.
+_INSERT_ENTRY = (
+    "INSERT INTO filmography (id, actor_id, movie_id, character_name, role_type, billing_order, "
+    "screen_time_minutes, notes, award_nominations, created_at, updated_at) "
+    "VALUES ($10, $1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+)
+
+
+def _entry_args(e: FilmographyEntryAdded) -> tuple[Any, ...]:
+    return (
         e.stream_id,
         e.movie_id,
         e.character_name,
@@ -171,6 +176,10 @@ async def _entry_added(conn: asyncpg.Connection, e: FilmographyEntryAdded) -> No
         e.occurred_at,
         e.event_id,
     )
+
+
+async def _entry_added(conn: asyncpg.Connection, e: FilmographyEntryAdded) -> None:
+    await conn.execute(_INSERT_ENTRY, *_entry_args(e))
     await _bump(conn, e)
     await refresh_figures(conn, [e.stream_id])
 
@@ -270,14 +279,14 @@ async def _uncast(conn: asyncpg.Connection, e: CharacterUncast) -> None:
 # --- scenes (scenes.events) ---
 
 
+_INDEX_SCENE_ACTOR = (
+    "INSERT INTO actor_scene_index (scene_id, actor_id, movie_id) VALUES ($1, $2, $3) "
+    "ON CONFLICT (scene_id, actor_id) DO UPDATE SET movie_id = EXCLUDED.movie_id"
+)
+
+
 async def _scene_actor_added(conn: asyncpg.Connection, e: SceneActorAdded) -> None:
-    await conn.execute(
-        "INSERT INTO actor_scene_index (scene_id, actor_id, movie_id) VALUES ($1, $2, $3) "
-        "ON CONFLICT (scene_id, actor_id) DO UPDATE SET movie_id = EXCLUDED.movie_id",
-        e.stream_id,
-        e.actor_id,
-        e.movie_id,
-    )
+    await conn.execute(_INDEX_SCENE_ACTOR, e.stream_id, e.actor_id, e.movie_id)
     await refresh_figures(conn, [e.actor_id])
 
 
@@ -335,7 +344,61 @@ async def _review_deleted(conn: asyncpg.Connection, e: ReviewDeleted) -> None:
     await _rate(conn, e, None)
 
 
-ApplyFn = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+# --- batch apply functions (same read model as the functions above, applied in order) ---------
+#
+# ``executemany`` pipelines the statements of a group in one round trip and runs them in order;
+# figures are recomputed once per group for every actor concerned (a recomputation, so once at
+# the end equals once per event).
+
+
+async def _bump_many(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+    last = {e.stream_id: e.stream_version for e in events}
+    await conn.execute(
+        "UPDATE actors a SET version = u.v FROM unnest($1::uuid[], $2::int[]) AS u(id, v) WHERE a.id = u.id",
+        list(last),
+        list(last.values()),
+    )
+
+
+async def _registered_many(conn: asyncpg.Connection, events: Sequence[ActorRegistered]) -> None:
+    keys = [(e.name, e.birth_date) for e in events if e.birth_date is not None]
+    contested = len(set(keys)) < len(keys) or await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM actors a JOIN unnest($1::text[], $2::date[]) AS k(n, b) "
+        "ON a.name = k.n AND a.birth_date = k.b)",
+        [n for n, _ in keys],
+        [b for _, b in keys],
+    )
+    if contested:
+        # A name + birth date some row already holds: _free_name_birth decides event by event.
+        for e in events:
+            await _registered(conn, e)
+        return
+    await conn.executemany(
+        f"INSERT INTO actors (id, {_PROFILE_COLUMNS}, created_at, updated_at, version) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)",
+        [(e.stream_id, *_profile_values(e, e.birth_date), e.occurred_at, e.stream_version) for e in events],
+    )
+    await refresh_figures(conn, [e.stream_id for e in events])
+
+
+async def _entry_added_many(conn: asyncpg.Connection, events: Sequence[FilmographyEntryAdded]) -> None:
+    await conn.executemany(_INSERT_ENTRY, [_entry_args(e) for e in events])
+    await _bump_many(conn, events)
+    await refresh_figures(conn, [e.stream_id for e in events])
+
+
+async def _scene_actor_added_many(conn: asyncpg.Connection, events: Sequence[SceneActorAdded]) -> None:
+    await conn.executemany(_INDEX_SCENE_ACTOR, [(e.stream_id, e.actor_id, e.movie_id) for e in events])
+    await refresh_figures(conn, [e.actor_id for e in events])
+
+
+async def _scene_deleted_many(conn: asyncpg.Connection, events: Sequence[SceneDeleted]) -> None:
+    rows = await conn.fetch(
+        "DELETE FROM actor_scene_index WHERE scene_id = ANY($1::uuid[]) RETURNING actor_id",
+        [e.stream_id for e in events],
+    )
+    await refresh_figures(conn, [r["actor_id"] for r in rows])
+
 
 ACTOR_HANDLERS: dict[type[DomainEvent], ApplyFn] = {
     ActorRegistered: _registered,
@@ -356,6 +419,35 @@ ACTOR_HANDLERS: dict[type[DomainEvent], ApplyFn] = {
     ReviewDeleted: _review_deleted,
 }
 """Apply function of each event the ``actors`` projection handles."""
+
+ACTOR_BATCH_HANDLERS: dict[type[DomainEvent], BatchApplyFn] = {
+    ActorRegistered: _registered_many,
+    FilmographyEntryAdded: _entry_added_many,
+    SceneActorAdded: _scene_actor_added_many,
+    SceneDeleted: _scene_deleted_many,
+}
+"""Batch apply functions of the ``actors`` projection's bulk event types (see ``projections.runner``)."""
+
+ACTOR_COMMUTING: frozenset[type[DomainEvent]] = frozenset(
+    {
+        # Rows of their own stream (filmography, character roles, index rows keyed by scene or
+        # review) and the actors' figures, recomputed from the index tables whatever the order.
+        FilmographyEntryAdded,
+        FilmographyEntryRevised,
+        FilmographyEntryRemoved,
+        CharacterCast,
+        CharacterUncast,
+        SceneActorAdded,
+        SceneActorRemoved,
+        SceneDeleted,
+        ReviewPosted,
+        ReviewRevised,
+        ReviewDeleted,
+    },
+)
+"""Types of the ``actors`` projection that commute across streams. Not here: registrations and
+profile revisions (they read other actors' names for the unique name + birth date), removals
+and relationships (they read and write other actors' rows)."""
 
 ACTOR_TOPICS: tuple[str, ...] = ("actors.events", "scenes.events", "reviews.events")
 """The topics the ``actors`` projection consumes."""

@@ -15,6 +15,7 @@ from events.review import (
     RecommendationDismissed,
     RecommendationMade,
     RecommendationWithdrawn,
+    ReviewAnonymized,
     ReviewDeleted,
     ReviewEvent,
     ReviewPosted,
@@ -87,6 +88,13 @@ async def _revised(conn: asyncpg.Connection, e: ReviewRevised) -> None:
 
 async def _deleted(conn: asyncpg.Connection, e: ReviewDeleted) -> None:
     await conn.execute("DELETE FROM reviews WHERE id = $1", e.stream_id)
+
+
+async def _anonymized(conn: asyncpg.Connection, e: ReviewAnonymized) -> None:
+    # The text and the rating stay (and so do every average computed from them); the author goes.
+    await conn.execute(
+        "UPDATE reviews SET user_id = NULL, version = $2 WHERE id = $1", e.stream_id, e.stream_version
+    )
 
 
 async def _recount(conn: asyncpg.Connection, e: ReviewEvent) -> None:
@@ -186,6 +194,7 @@ REVIEW_APPLY: dict[type[DomainEvent], ApplyFn] = {
     ReviewPosted: _posted,
     ReviewRevised: _revised,
     ReviewDeleted: _deleted,
+    ReviewAnonymized: _anonymized,
     ReviewReactionAdded: _reaction_added,
     ReviewReactionWithdrawn: _reaction_withdrawn,
     RatingGiven: _rating_given,

@@ -4,12 +4,25 @@ Each stream's last applied version is stored beside the read model, so a redeliv
 replayed event is a no-op. An event the projection cannot apply is dead-lettered with its
 error, and the later events of that stream are parked behind it (per-stream order is kept)
 while other streams go on. Transient database errors are raised for the caller to retry.
+
+Batch path: a projection may give an event type a *batch* apply function as well, which writes
+many events with one multi-row or pipelined statement. The version checks, dedup and parking
+are decided in Python first; the events to apply are then split by :func:`schedule` into
+groups of one type: consecutive events of one type, or, for the types the projection declares
+``commuting``, rounds of a run of such events (per-stream order kept). Each group goes to its
+type's batch function in one call (or to the one-by-one function, event by event). A batch
+function must give the same read model as its one-by-one function applied to the same events
+in order, including when one stream appears several times in its group. When anything in the
+batch cannot be applied, the whole transaction is redone one event at a time, in delivery
+order, each in a savepoint, with the one-by-one functions: the poison event is then
+dead-lettered alone.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
@@ -22,6 +35,8 @@ from events.base import DomainEvent, RecordedEvent
 log = structlog.get_logger(__name__)
 
 ApplyFn = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+BatchApplyFn = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[None]]
+"""Applies consecutive events of one type (oldest first; a stream may appear more than once)."""
 AfterBatchFn = Callable[[asyncpg.Connection, Sequence[DomainEvent]], Awaitable[None]]
 
 # Errors that say "this event cannot be applied", as opposed to "the database is away".
@@ -71,6 +86,22 @@ class Projection:
     after_batch: AfterBatchFn | None = None
     """Runs once per batch, in its transaction, with the events applied: for figures derived
     from many rows (recomputed once per touched key instead of once per event)."""
+    batch_handlers: Mapping[type[DomainEvent], BatchApplyFn] = field(default_factory=dict)
+    """Optional batch apply function of some event types (each also needs its one-by-one
+    function in ``handlers``: the careful path after a poison event uses that one)."""
+
+    commuting: frozenset[type[DomainEvent]] = frozenset()
+    """Event types whose apply reads and writes only rows of the event's own stream (or
+    recomputes figures from index tables), so that two such events of *different* streams give
+    the same read model in either order. A batch may then apply its consecutive events of these
+    types in rounds (every stream's first event, then every stream's second, ...), each round
+    grouped by type, instead of in delivery order (see :func:`schedule`)."""
+
+    def __post_init__(self) -> None:
+        """Refuse a batch function without its one-by-one counterpart."""
+        missing = sorted(t.__name__ for t in self.batch_handlers if t not in self.handlers)
+        if missing:
+            raise ValueError(f"projection {self.name}: batch handlers without a handler: {missing}")
 
     def handles(self, event: DomainEvent) -> bool:
         """Whether this projection has an apply function for ``event``."""
@@ -79,6 +110,19 @@ class Projection:
 
 class _PoisonError(Exception):
     """Internal: an apply failed for a reason retrying will not fix."""
+
+
+@dataclass(slots=True)
+class _BatchState:
+    """What one transaction of :meth:`ProjectionRunner._run` has decided so far."""
+
+    versions: dict[UUID, int]
+    parked: dict[UUID, int]
+    careful: bool
+    touched: dict[UUID, tuple[int, int]] = field(default_factory=dict)
+    outcome: BatchOutcome = field(default_factory=BatchOutcome)
+    group: list[DomainEvent] = field(default_factory=list)
+    """Events to apply, in delivery order, not written yet (fast path)."""
 
 
 class ProjectionRunner:
@@ -97,31 +141,27 @@ class ProjectionRunner:
 
     async def _run(self, deliveries: Sequence[Delivery], *, careful: bool) -> BatchOutcome:
         name = self.projection.name
-        outcome = BatchOutcome()
         stream_ids = list({d.recorded.event.stream_id for d in deliveries if d.recorded})
         async with self._pool.acquire() as conn, conn.transaction():
-            versions: dict[UUID, int] = {
-                r["stream_id"]: r["stream_version"]
-                for r in await conn.fetch(
-                    "SELECT stream_id, stream_version FROM projection_stream_versions "
-                    "WHERE projection = $1 AND stream_id = ANY($2::uuid[])",
-                    name,
-                    stream_ids,
-                )
-            }
-            parked: dict[UUID, int] = {
-                r["stream_id"]: r["id"]
-                for r in await conn.fetch(
-                    "SELECT DISTINCT ON (stream_id) stream_id, id FROM projection_dead_letters "
-                    "WHERE projection = $1 AND resolved_at IS NULL AND stream_id = ANY($2::uuid[]) "
-                    "ORDER BY stream_id, id",
-                    name,
-                    stream_ids,
-                )
-            }
-            touched: dict[UUID, tuple[int, int]] = {}
+            versions: dict[UUID, int] = {}
+            parked: dict[UUID, int] = {}
+            # One round trip for both: the stream checkpoints and the parked streams.
+            for r in await conn.fetch(
+                "SELECT false AS dead, stream_id, stream_version AS n FROM projection_stream_versions "
+                "WHERE projection = $1 AND stream_id = ANY($2::uuid[]) "
+                "UNION ALL "
+                "SELECT * FROM (SELECT DISTINCT ON (stream_id) true, stream_id, id FROM "
+                "projection_dead_letters WHERE projection = $1 AND resolved_at IS NULL "
+                "AND stream_id = ANY($2::uuid[]) ORDER BY stream_id, id) p",
+                name,
+                stream_ids,
+            ):
+                (parked if r["dead"] else versions)[r["stream_id"]] = r["n"]
+            state = _BatchState(versions=versions, parked=parked, careful=careful)
             for d in deliveries:
-                await self._one(conn, d, versions, parked, touched, outcome, careful=careful)
+                await self._one(conn, d, state)
+            await self._flush(conn, state)
+            outcome, touched = state.outcome, state.touched
             if self.projection.after_batch is not None and outcome.applied_events:
                 await self.projection.after_batch(conn, outcome.applied_events)
             if touched:
@@ -140,17 +180,8 @@ class ProjectionRunner:
             await self._save_offsets(conn, deliveries)
         return outcome
 
-    async def _one(
-        self,
-        conn: asyncpg.Connection,
-        d: Delivery,
-        versions: dict[UUID, int],
-        parked: dict[UUID, int],
-        touched: dict[UUID, tuple[int, int]],
-        outcome: BatchOutcome,
-        *,
-        careful: bool,
-    ) -> None:
+    async def _one(self, conn: asyncpg.Connection, d: Delivery, state: _BatchState) -> None:
+        outcome, versions, parked, touched = state.outcome, state.versions, state.parked, state.touched
         if d.recorded is None:
             await self._dead_letter(conn, d, d.decode_error or "undecodable record", None)
             outcome.dead_lettered.append(d)
@@ -169,7 +200,7 @@ class ProjectionRunner:
         if version != last + 1:
             error = f"gap in stream {sid}: expected version {last + 1}, got {version}"
         elif self.projection.handles(event):
-            error = await self._apply(conn, event, careful=careful)
+            error = await self._apply(conn, event, state)
         if error is not None:
             skip = self.projection.on_poison == "skip"
             dead_id = await self._dead_letter(conn, d, error, None, resolved=skip)
@@ -195,20 +226,33 @@ class ProjectionRunner:
         if self.projection.handles(event):
             outcome.applied_events.append(event)
 
-    async def _apply(self, conn: asyncpg.Connection, event: DomainEvent, *, careful: bool) -> str | None:
-        apply = self.projection.handlers[type(event)]
-        if not careful:
-            try:
-                await apply(conn, event)
-            except POISON_ERRORS as exc:
-                raise _PoisonError from exc
+    async def _apply(self, conn: asyncpg.Connection, event: DomainEvent, state: _BatchState) -> str | None:
+        """Queue ``event`` (fast path: written by :meth:`_flush`) or apply it now in a savepoint."""
+        if not state.careful:
+            state.group.append(event)
             return None
         try:
             async with conn.transaction():  # a savepoint: undo just this event
-                await apply(conn, event)
+                await self.projection.handlers[type(event)](conn, event)
         except POISON_ERRORS as exc:
             return f"{type(exc).__name__}: {exc}"
         return None
+
+    async def _flush(self, conn: asyncpg.Connection, state: _BatchState) -> None:
+        """Write the queued events group by group (any failure: the batch is redone carefully)."""
+        queued, state.group = state.group, []
+        projection = self.projection
+        try:
+            for group in schedule(queued, set(projection.batch_handlers), projection.commuting):
+                batch = projection.batch_handlers.get(type(group[0]))
+                if batch is not None:
+                    await batch(conn, group)
+                    continue
+                apply = projection.handlers[type(group[0])]
+                for event in group:
+                    await apply(conn, event)
+        except POISON_ERRORS as exc:
+            raise _PoisonError from exc
 
     async def _dead_letter(
         self,
@@ -259,18 +303,62 @@ class ProjectionRunner:
             key = (d.topic, d.partition)
             if key not in last or d.offset > last[key].offset:
                 last[key] = d
-        for (topic, partition), d in last.items():
-            await conn.execute(
-                "INSERT INTO projection_offsets (projection, topic, partition, next_offset, "
-                "last_position, last_event_at) VALUES ($1, $2, $3, $4, $5, $6) "
-                "ON CONFLICT (projection, topic, partition) DO UPDATE SET "
-                "next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset), "
-                "last_position = GREATEST(projection_offsets.last_position, EXCLUDED.last_position), "
-                "last_event_at = EXCLUDED.last_event_at, updated_at = now()",
-                self.projection.name,
-                topic,
-                partition,
-                d.offset + 1,
-                d.recorded.position if d.recorded else 0,
-                d.recorded.event.occurred_at if d.recorded else None,
-            )
+        if not last:
+            return
+        rows = list(last.values())
+        await conn.execute(
+            "INSERT INTO projection_offsets (projection, topic, partition, next_offset, "
+            "last_position, last_event_at) "
+            "SELECT $1, u.t, u.p, u.o, u.l, u.a "
+            "FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::timestamptz[]) "
+            "AS u(t, p, o, l, a) "
+            "ON CONFLICT (projection, topic, partition) DO UPDATE SET "
+            "next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset), "
+            "last_position = GREATEST(projection_offsets.last_position, EXCLUDED.last_position), "
+            "last_event_at = EXCLUDED.last_event_at, updated_at = now()",
+            self.projection.name,
+            [d.topic for d in rows],
+            [d.partition for d in rows],
+            [d.offset + 1 for d in rows],
+            [d.recorded.position if d.recorded else 0 for d in rows],
+            [d.recorded.event.occurred_at if d.recorded else None for d in rows],
+        )
+
+
+def schedule(
+    events: Sequence[DomainEvent],
+    batched: AbstractSet[type[DomainEvent]],
+    commuting: AbstractSet[type[DomainEvent]],
+) -> list[list[DomainEvent]]:
+    """Split events (in delivery order) into groups of one type, to be applied group after group.
+
+    A maximal run of consecutive events of ``commuting`` types is regrouped in rounds: round
+    *r* holds each stream's *r*-th event of the run, so a stream's events keep their order and
+    only events of different streams (which commute) change places; a round is grouped by
+    type. Any other event keeps its place; consecutive events of one ``batched`` type form a
+    group.
+    """
+    out: list[list[DomainEvent]] = []
+    i, n = 0, len(events)
+    while i < n:
+        kind = type(events[i])
+        j = i + 1
+        if kind in commuting:
+            while j < n and type(events[j]) in commuting:
+                j += 1
+            rounds: list[dict[type[DomainEvent], list[DomainEvent]]] = []
+            seen: dict[UUID, int] = {}
+            for e in events[i:j]:
+                r = seen.get(e.stream_id, 0)
+                seen[e.stream_id] = r + 1
+                if r == len(rounds):
+                    rounds.append({})
+                rounds[r].setdefault(type(e), []).append(e)
+            out += [group for by_type in rounds for group in by_type.values()]
+        else:
+            if kind in batched:
+                while j < n and type(events[j]) is kind:
+                    j += 1
+            out.append(list(events[i:j]))
+        i = j
+    return out

@@ -8,7 +8,7 @@ times); a removal deletes the row.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -16,8 +16,7 @@ import asyncpg
 from events.actor import ActorProfileRevised, ActorRegistered, ActorRemoved
 from events.base import DomainEvent
 from events.movie import MovieDetailsRevised, MovieRegistered, MovieRemoved
-
-ApplyFn = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+from projections.runner import ApplyFn, BatchApplyFn
 
 # $8: whether this is a revision (bump the version) or the registration (version 1).
 _UPSERT_MOVIE = """
@@ -41,9 +40,8 @@ ON CONFLICT (id) DO UPDATE SET
 """
 
 
-async def _movie(conn: asyncpg.Connection, e: MovieRegistered | MovieDetailsRevised) -> None:
-    await conn.execute(
-        _UPSERT_MOVIE,
+def _movie_args(e: MovieRegistered | MovieDetailsRevised) -> tuple[Any, ...]:
+    return (
         e.stream_id,
         e.title,
         e.release_year,
@@ -55,19 +53,33 @@ async def _movie(conn: asyncpg.Connection, e: MovieRegistered | MovieDetailsRevi
     )
 
 
+async def _movie(conn: asyncpg.Connection, e: MovieRegistered | MovieDetailsRevised) -> None:
+    await conn.execute(_UPSERT_MOVIE, *_movie_args(e))
+
+
+async def _movie_many(
+    conn: asyncpg.Connection, events: Sequence[MovieRegistered | MovieDetailsRevised]
+) -> None:
+    # executemany runs the statements in order in one round trip: the same as one by one.
+    await conn.executemany(_UPSERT_MOVIE, [_movie_args(e) for e in events])
+
+
 async def _movie_removed(conn: asyncpg.Connection, e: MovieRemoved) -> None:
     await conn.execute("DELETE FROM external_movies_cache WHERE id = $1", e.stream_id)
 
 
+def _actor_args(e: ActorRegistered | ActorProfileRevised) -> tuple[Any, ...]:
+    return (e.stream_id, e.name, e.name_kana, e.occurred_at, isinstance(e, ActorProfileRevised))
+
+
 async def _actor(conn: asyncpg.Connection, e: ActorRegistered | ActorProfileRevised) -> None:
-    await conn.execute(
-        _UPSERT_ACTOR,
-        e.stream_id,
-        e.name,
-        e.name_kana,
-        e.occurred_at,
-        isinstance(e, ActorProfileRevised),
-    )
+    await conn.execute(_UPSERT_ACTOR, *_actor_args(e))
+
+
+async def _actor_many(
+    conn: asyncpg.Connection, events: Sequence[ActorRegistered | ActorProfileRevised]
+) -> None:
+    await conn.executemany(_UPSERT_ACTOR, [_actor_args(e) for e in events])
 
 
 async def _actor_removed(conn: asyncpg.Connection, e: ActorRemoved) -> None:
@@ -83,3 +95,14 @@ CACHE_HANDLERS: dict[type[DomainEvent], ApplyFn] = {
     ActorRemoved: _actor_removed,
 }
 """Apply functions of the ``scene_caches`` projection (consumes ``movies.events`` and ``actors.events``)."""
+
+CACHE_BATCH_HANDLERS: dict[type[DomainEvent], BatchApplyFn] = {
+    MovieRegistered: _movie_many,
+    MovieDetailsRevised: _movie_many,
+    ActorRegistered: _actor_many,
+    ActorProfileRevised: _actor_many,
+}
+"""Batch apply functions of the ``scene_caches`` projection (see ``projections.runner``)."""
+
+CACHE_COMMUTING: frozenset[type[DomainEvent]] = frozenset(CACHE_HANDLERS)
+"""Every cache event writes only its own movie's or actor's row."""

@@ -7,7 +7,8 @@ once per batch, in the batch's transaction (``recompute_touched_stats``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,9 +36,8 @@ from events.scene import (
     SceneRemovedFromParallelGroup,
     SceneRetimed,
 )
+from projections.runner import ApplyFn, BatchApplyFn
 from projections.scene_stats import recompute_movie_stats
-
-ApplyFn = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 
 _INSERT = """
 INSERT INTO scenes (
@@ -59,26 +59,23 @@ ON CONFLICT (id) DO UPDATE SET
 
 
 async def _created(conn: asyncpg.Connection, e: SceneCreated) -> None:
-    await conn.execute(
-        _INSERT,
-        e.stream_id,
-        e.movie_id,
-        e.scene_number,
-        e.start_time_seconds,
-        e.end_time_seconds,
-        e.input_format,
-        e.level1_classification,
-        e.level2_classification,
-        e.level3_classification,
-        e.scene_type,
-        e.parent_scene_id,
-        list(e.tags),
-        e.description,
-        list(e.emotional_tags),
-        e.occurred_at,
-        e.created_by,
-        e.stream_version,
-    )
+    await conn.execute(_INSERT, *_created_args(e))
+
+
+_INSERT_MANY = (
+    _INSERT.split("VALUES", maxsplit=1)[0]
+    + """SELECT u.id, u.movie_id, u.scene_number, u.start_s, u.end_s, u.input_format::jsonb, u.l1, u.l2,
+    u.l3, u.scene_type, u.parent, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.description,
+    ARRAY(SELECT jsonb_array_elements_text(u.emotional_tags::jsonb)), u.at, u.at, u.created_by, u.version
+FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[],
+            $9::text[], $10::text[], $11::uuid[], $12::text[], $13::text[], $14::text[],
+            $15::timestamptz[], $16::uuid[], $17::int[])
+    AS u(id, movie_id, scene_number, start_s, end_s, input_format, l1, l2, l3, scene_type, parent, tags,
+         description, emotional_tags, at, created_by, version)
+ON CONFLICT"""
+    + _INSERT.split("ON CONFLICT")[1]
+)
+"""``_INSERT`` for many scenes in one statement (arguments: one array per column)."""
 
 
 async def _retimed(conn: asyncpg.Connection, e: SceneRetimed) -> None:
@@ -135,12 +132,17 @@ async def _touch(conn: asyncpg.Connection, e: SceneEvent) -> None:
     )
 
 
+_UPSERT_ACTOR = (
+    "INSERT INTO scene_actors (id, scene_id, actor_id, character_name, role_type, "
+    "screen_time_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+    "ON CONFLICT (scene_id, actor_id) DO UPDATE SET character_name = EXCLUDED.character_name, "
+    "role_type = EXCLUDED.role_type, screen_time_seconds = EXCLUDED.screen_time_seconds"
+)
+
+
 async def _actor_added(conn: asyncpg.Connection, e: SceneActorAdded) -> None:
     await conn.execute(
-        "INSERT INTO scene_actors (id, scene_id, actor_id, character_name, role_type, "
-        "screen_time_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (scene_id, actor_id) DO UPDATE SET character_name = EXCLUDED.character_name, "
-        "role_type = EXCLUDED.role_type, screen_time_seconds = EXCLUDED.screen_time_seconds",
+        _UPSERT_ACTOR,
         e.event_id,
         e.stream_id,
         e.actor_id,
@@ -174,9 +176,8 @@ ON CONFLICT (id) DO UPDATE SET
 """
 
 
-async def _dialogue_added(conn: asyncpg.Connection, e: DialogueAdded) -> None:
-    await conn.execute(
-        _UPSERT_DIALOGUE,
+def _dialogue_args(e: DialogueAdded) -> tuple[Any, ...]:
+    return (
         e.dialogue_id,
         e.stream_id,
         e.actor_id,
@@ -191,6 +192,10 @@ async def _dialogue_added(conn: asyncpg.Connection, e: DialogueAdded) -> None:
         e.subtitle_text,
         e.occurred_at,
     )
+
+
+async def _dialogue_added(conn: asyncpg.Connection, e: DialogueAdded) -> None:
+    await conn.execute(_UPSERT_DIALOGUE, *_dialogue_args(e))
     await _touch(conn, e)
 
 
@@ -231,16 +236,20 @@ async def _nesting_changed(
     await conn.execute("UPDATE scenes SET version = $2 WHERE id = $1", e.stream_id, e.stream_version)
 
 
-async def _group_created(conn: asyncpg.Connection, e: ParallelGroupCreated) -> None:
-    await conn.execute(
-        "INSERT INTO parallel_scene_groups (id, movie_id, group_name, start_time_seconds, "
-        "end_time_seconds, input_format, relation_type, description, narrative_purpose, created_at, "
-        "version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-        "ON CONFLICT (id) DO UPDATE SET movie_id = EXCLUDED.movie_id, group_name = EXCLUDED.group_name, "
-        "start_time_seconds = EXCLUDED.start_time_seconds, end_time_seconds = EXCLUDED.end_time_seconds, "
-        "input_format = EXCLUDED.input_format, relation_type = EXCLUDED.relation_type, "
-        "description = EXCLUDED.description, narrative_purpose = EXCLUDED.narrative_purpose, "
-        "created_at = EXCLUDED.created_at, version = EXCLUDED.version",
+_UPSERT_GROUP = (
+    "INSERT INTO parallel_scene_groups (id, movie_id, group_name, start_time_seconds, "
+    "end_time_seconds, input_format, relation_type, description, narrative_purpose, created_at, "
+    "version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+    "ON CONFLICT (id) DO UPDATE SET movie_id = EXCLUDED.movie_id, group_name = EXCLUDED.group_name, "
+    "start_time_seconds = EXCLUDED.start_time_seconds, end_time_seconds = EXCLUDED.end_time_seconds, "
+    "input_format = EXCLUDED.input_format, relation_type = EXCLUDED.relation_type, "
+    "description = EXCLUDED.description, narrative_purpose = EXCLUDED.narrative_purpose, "
+    "created_at = EXCLUDED.created_at, version = EXCLUDED.version"
+)
+
+
+def _group_args(e: ParallelGroupCreated) -> tuple[Any, ...]:
+    return (
         e.stream_id,
         e.movie_id,
         e.group_name,
@@ -255,6 +264,10 @@ async def _group_created(conn: asyncpg.Connection, e: ParallelGroupCreated) -> N
     )
 
 
+async def _group_created(conn: asyncpg.Connection, e: ParallelGroupCreated) -> None:
+    await conn.execute(_UPSERT_GROUP, *_group_args(e))
+
+
 async def _group_version(
     conn: asyncpg.Connection, e: SceneAddedToParallelGroup | SceneRemovedFromParallelGroup
 ) -> None:
@@ -263,16 +276,21 @@ async def _group_version(
     )
 
 
+_INSERT_MEMBER = (
+    "INSERT INTO parallel_scene_members (id, group_id, scene_id, display_position, narrative_role, "
+    "created_at) SELECT $1, $2, $3, $4, $5, $6 "
+    "WHERE EXISTS (SELECT 1 FROM scenes WHERE id = $3) "
+    "AND EXISTS (SELECT 1 FROM parallel_scene_groups WHERE id = $2) "
+    "ON CONFLICT (group_id, scene_id) DO UPDATE SET display_position = EXCLUDED.display_position, "
+    "narrative_role = EXCLUDED.narrative_role"
+)
+
+
 async def _member_added(conn: asyncpg.Connection, e: SceneAddedToParallelGroup) -> None:
     # A scene deleted after the command accepted it (its deletion committed first) is skipped:
     # the membership would have been cascaded away anyway.
     await conn.execute(
-        "INSERT INTO parallel_scene_members (id, group_id, scene_id, display_position, narrative_role, "
-        "created_at) SELECT $1, $2, $3, $4, $5, $6 "
-        "WHERE EXISTS (SELECT 1 FROM scenes WHERE id = $3) "
-        "AND EXISTS (SELECT 1 FROM parallel_scene_groups WHERE id = $2) "
-        "ON CONFLICT (group_id, scene_id) DO UPDATE SET display_position = EXCLUDED.display_position, "
-        "narrative_role = EXCLUDED.narrative_role",
+        _INSERT_MEMBER,
         e.event_id,
         e.stream_id,
         e.scene_id,
@@ -292,6 +310,191 @@ async def _member_removed(conn: asyncpg.Connection, e: SceneRemovedFromParallelG
 
 async def _group_dissolved(conn: asyncpg.Connection, e: ParallelGroupDissolved) -> None:
     await conn.execute("DELETE FROM parallel_scene_groups WHERE id = $1", e.stream_id)
+
+
+# --- batch apply functions (same read model as the functions above, applied in order) ---------
+#
+# ``executemany`` pipelines one statement per event in a single round trip and runs them in
+# order, so it is exactly the one-by-one sequence; the version/update-time touches that only
+# keep the last event's values are collapsed into one statement per stream.
+
+
+async def _touch_many(
+    conn: asyncpg.Connection, events: Sequence[SceneEvent], *, updated: bool = True
+) -> None:
+    """Apply the touches of ``events``: one per stream, with its last event's time and version."""
+    last: dict[UUID, SceneEvent] = {e.stream_id: e for e in events}
+    await conn.execute(
+        "UPDATE scenes s SET version = u.v, "
+        + ("updated_at = u.at " if updated else "updated_at = s.updated_at ")
+        + "FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS u(id, at, v) WHERE s.id = u.id",
+        list(last),
+        [e.occurred_at for e in last.values()],
+        [e.stream_version for e in last.values()],
+    )
+
+
+def _created_args(e: SceneCreated) -> tuple[Any, ...]:
+    return (
+        e.stream_id,
+        e.movie_id,
+        e.scene_number,
+        e.start_time_seconds,
+        e.end_time_seconds,
+        e.input_format,
+        e.level1_classification,
+        e.level2_classification,
+        e.level3_classification,
+        e.scene_type,
+        e.parent_scene_id,
+        list(e.tags),
+        e.description,
+        list(e.emotional_tags),
+        e.occurred_at,
+        e.created_by,
+        e.stream_version,
+    )
+
+
+async def _created_many(conn: asyncpg.Connection, events: Sequence[SceneCreated]) -> None:
+    rows = [_created_args(e) for e in events]
+    if len({e.stream_id for e in events}) < len(events):
+        # One statement cannot upsert a row twice: keep the exact sequence instead.
+        await conn.executemany(_INSERT, rows)
+        return
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True))
+    # Ragged arrays (tags) and JSON travel as JSON text: unnest cannot take arrays of arrays.
+    for i in (5, 11, 13):  # input_format, tags, emotional_tags
+        columns[i] = tuple(json.dumps(v) for v in columns[i])
+    await conn.execute(_INSERT_MANY, *columns)
+
+
+async def _retimed_many(conn: asyncpg.Connection, events: Sequence[SceneRetimed]) -> None:
+    await conn.executemany(
+        "UPDATE scenes SET start_time_seconds = $2, end_time_seconds = $3, input_format = $4, "
+        "updated_at = $5, version = $6 WHERE id = $1",
+        [
+            (
+                e.stream_id,
+                e.start_time_seconds,
+                e.end_time_seconds,
+                e.input_format,
+                e.occurred_at,
+                e.stream_version,
+            )
+            for e in events
+        ],
+    )
+
+
+async def _reclassified_many(conn: asyncpg.Connection, events: Sequence[SceneReclassified]) -> None:
+    await conn.executemany(
+        "UPDATE scenes SET level1_classification = $2, level2_classification = $3, "
+        "level3_classification = $4, updated_at = $5, version = $6 WHERE id = $1",
+        [
+            (
+                e.stream_id,
+                e.level1_classification,
+                e.level2_classification,
+                e.level3_classification,
+                e.occurred_at,
+                e.stream_version,
+            )
+            for e in events
+        ],
+    )
+
+
+async def _details_edited_many(conn: asyncpg.Connection, events: Sequence[SceneDetailsEdited]) -> None:
+    await conn.executemany(
+        "UPDATE scenes SET description = $2, tags = $3, emotional_tags = $4, updated_at = $5, "
+        "version = $6 WHERE id = $1",
+        [
+            (
+                e.stream_id,
+                e.description,
+                list(e.tags),
+                list(e.emotional_tags),
+                e.occurred_at,
+                e.stream_version,
+            )
+            for e in events
+        ],
+    )
+
+
+async def _deleted_many(conn: asyncpg.Connection, events: Sequence[SceneDeleted]) -> None:
+    await conn.execute("DELETE FROM scenes WHERE id = ANY($1::uuid[])", [e.stream_id for e in events])
+
+
+async def _actor_added_many(conn: asyncpg.Connection, events: Sequence[SceneActorAdded]) -> None:
+    rows = [
+        (
+            e.event_id,
+            e.stream_id,
+            e.actor_id,
+            e.character_name,
+            e.role_type,
+            e.screen_time_seconds,
+            e.occurred_at,
+        )
+        for e in events
+    ]
+    if len({(e.stream_id, e.actor_id) for e in events}) < len(events):
+        await conn.executemany(_UPSERT_ACTOR, rows)  # an actor twice: keep the exact sequence
+    else:
+        await conn.execute(
+            "INSERT INTO scene_actors (id, scene_id, actor_id, character_name, role_type, "
+            "screen_time_seconds, created_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], "
+            "$4::text[], $5::text[], $6::int[], $7::timestamptz[]) "
+            + _UPSERT_ACTOR[_UPSERT_ACTOR.index("ON CONFLICT") :],
+            *zip(*rows, strict=True),
+        )
+    await _touch_many(conn, events)
+
+
+async def _dialogue_added_many(conn: asyncpg.Connection, events: Sequence[DialogueAdded]) -> None:
+    rows = [_dialogue_args(e) for e in events]
+    if len({e.dialogue_id for e in events}) < len(events):
+        await conn.executemany(_UPSERT_DIALOGUE, rows)  # a line twice: keep the exact sequence
+    else:
+        await conn.execute(
+            _UPSERT_DIALOGUE.split("VALUES", maxsplit=1)[0]
+            + "SELECT u.*, u.at FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], "
+            "$6::int[], $7::int[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], "
+            "$13::timestamptz[]) AS u(id, scene_id, actor_id, character_name, dialogue_text, "
+            "start_time_offset, duration_seconds, is_memorable_quote, dialogue_type, emotional_tone, "
+            "language, subtitle_text, at) " + _UPSERT_DIALOGUE[_UPSERT_DIALOGUE.index("ON CONFLICT") :],
+            *zip(*rows, strict=True),
+        )
+    await _touch_many(conn, events)
+
+
+async def _nesting_changed_many(
+    conn: asyncpg.Connection, events: Sequence[NestedSceneAttached | NestedSceneMoved | NestedSceneDetached]
+) -> None:
+    await _touch_many(conn, events, updated=False)
+
+
+async def _group_created_many(conn: asyncpg.Connection, events: Sequence[ParallelGroupCreated]) -> None:
+    await conn.executemany(_UPSERT_GROUP, [_group_args(e) for e in events])
+
+
+async def _member_added_many(conn: asyncpg.Connection, events: Sequence[SceneAddedToParallelGroup]) -> None:
+    await conn.executemany(
+        _INSERT_MEMBER,
+        [
+            (e.event_id, e.stream_id, e.scene_id, e.display_position, e.narrative_role, e.occurred_at)
+            for e in events
+        ],
+    )
+    last = {e.stream_id: e.stream_version for e in events}
+    await conn.execute(
+        "UPDATE parallel_scene_groups g SET version = u.v "
+        "FROM unnest($1::uuid[], $2::int[]) AS u(id, v) WHERE g.id = u.id",
+        list(last),
+        list(last.values()),
+    )
 
 
 STATS_EVENTS: tuple[type[SceneEvent], ...] = (
@@ -338,3 +541,46 @@ SCENE_HANDLERS: dict[type[DomainEvent], ApplyFn] = {
     ParallelGroupDissolved: _group_dissolved,
 }
 """Apply functions of the ``scenes`` projection (consumes ``scenes.events``)."""
+
+SCENE_BATCH_HANDLERS: dict[type[DomainEvent], BatchApplyFn] = {
+    SceneCreated: _created_many,
+    SceneRetimed: _retimed_many,
+    SceneReclassified: _reclassified_many,
+    SceneDetailsEdited: _details_edited_many,
+    SceneDeleted: _deleted_many,
+    SceneActorAdded: _actor_added_many,
+    DialogueAdded: _dialogue_added_many,
+    NestedSceneAttached: _nesting_changed_many,
+    NestedSceneMoved: _nesting_changed_many,
+    NestedSceneDetached: _nesting_changed_many,
+    ParallelGroupCreated: _group_created_many,
+    SceneAddedToParallelGroup: _member_added_many,
+}
+"""Batch apply functions of the ``scenes`` projection's bulk event types (see ``projections.runner``)."""
+
+SCENE_COMMUTING: frozenset[type[DomainEvent]] = frozenset(
+    {
+        # A scene's row and its cast and dialogue rows; a parent scene's row is only read (its
+        # foreign key), and a parent is always created before its children, in an earlier
+        # round or in the same multi-row insert.
+        SceneCreated,
+        SceneRetimed,
+        SceneReclassified,
+        SceneDetailsEdited,
+        SceneActorAdded,
+        SceneActorRemoved,
+        DialogueAdded,
+        DialogueRevised,
+        DialogueRemoved,
+        NestedSceneAttached,
+        NestedSceneMoved,
+        NestedSceneDetached,
+        # A group's row and its own member rows.
+        ParallelGroupCreated,
+        SceneRemovedFromParallelGroup,
+        ParallelGroupDissolved,
+    },
+)
+"""Types of the ``scenes`` projection that touch only their own stream's rows. Not here:
+``SceneDeleted`` (clears other scenes' parent and other groups' members) and
+``SceneAddedToParallelGroup`` (reads whether the scene exists)."""

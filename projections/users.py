@@ -3,6 +3,11 @@
 Consumes ``users.events`` and, for ``watch_lists.total_scenes_count``, the scene lifecycle on
 ``scenes.events``. The count is recomputed from ``user_movie_scene_index`` for the movie at
 hand, so it comes out right whichever of a scene and a watch-list entry arrives first.
+
+Erasure: ``UserErased`` clears every personal column and deletes the user's watch list and
+interactions. An event read after its user was erased carries the erased values of its personal
+fields (see :mod:`infra.pii`): a sign-up then makes an inactive row without e-mail address, so a
+rebuild ends exactly where the live projection did.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import asyncpg
 from events.base import DomainEvent
 from events.scene import SceneCreated, SceneDeleted
 from events.user import (
+    ERASED_EMAIL,
     MovieAddedToWatchList,
     MovieRemovedFromWatchList,
     SceneInteractionRecorded,
     SceneInteractionWithdrawn,
+    UserActivityCleared,
     UserDeactivated,
+    UserErased,
     UserEvent,
     UserLoggedIn,
     UserPasswordChanged,
@@ -67,20 +75,23 @@ async def _touch(conn: asyncpg.Connection, e: UserEvent, *, updated: bool = True
 
 
 async def _registered(conn: asyncpg.Connection, e: UserRegistered) -> None:
+    # Read after the user's erasure (a rebuild, a lagging projector): no personal data, inactive.
+    erased = e.email == ERASED_EMAIL
     await conn.execute(
         "INSERT INTO users (id, email, password_hash, display_name, avatar_url, role, is_verified, "
         "language, timezone, created_at, updated_at, is_active, version) "
-        "VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $9, $9, TRUE, $10)",
+        "VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $9, $9, NOT $11, $10)",
         e.stream_id,
-        e.email,
-        e.password_hash,
-        e.display_name,
-        e.avatar_url,
+        None if erased else e.email,
+        None if erased else e.password_hash,
+        None if erased else e.display_name,
+        None if erased else e.avatar_url,
         e.role,
         e.language,
         e.timezone,
         e.occurred_at,
         e.stream_version,
+        erased,
     )
     await conn.execute(
         "INSERT INTO user_profiles (user_id, updated_at) VALUES ($1, $2)", e.stream_id, e.occurred_at
@@ -113,6 +124,30 @@ async def _logged_in(conn: asyncpg.Connection, e: UserLoggedIn) -> None:
 
 async def _deactivated(conn: asyncpg.Connection, e: UserDeactivated) -> None:
     await conn.execute("UPDATE users SET is_active = FALSE WHERE id = $1", e.stream_id)
+    await _touch(conn, e)
+
+
+async def _activity_cleared(conn: asyncpg.Connection, e: UserActivityCleared) -> None:
+    await conn.execute("DELETE FROM watch_lists WHERE user_id = $1", e.stream_id)
+    await conn.execute("DELETE FROM user_scene_interactions WHERE user_id = $1", e.stream_id)
+    await _touch(conn, e, updated=False)
+
+
+async def _erased(conn: asyncpg.Connection, e: UserErased) -> None:
+    await conn.execute(
+        "UPDATE users SET email = NULL, password_hash = NULL, display_name = NULL, avatar_url = NULL, "
+        "is_active = FALSE, erased_at = $2 WHERE id = $1",
+        e.stream_id,
+        e.occurred_at,
+    )
+    await conn.execute(
+        "UPDATE user_profiles SET bio = NULL, birth_year = NULL, country = NULL, "
+        "favourite_genre_ids = '{}', updated_at = $2 WHERE user_id = $1",
+        e.stream_id,
+        e.occurred_at,
+    )
+    await conn.execute("DELETE FROM watch_lists WHERE user_id = $1", e.stream_id)
+    await conn.execute("DELETE FROM user_scene_interactions WHERE user_id = $1", e.stream_id)
     await _touch(conn, e)
 
 
@@ -257,6 +292,8 @@ USER_HANDLERS: dict[type[DomainEvent], ApplyFn] = {
     MovieRemovedFromWatchList: _removed_from_watch_list,
     SceneInteractionRecorded: _interaction_recorded,
     SceneInteractionWithdrawn: _interaction_withdrawn,
+    UserActivityCleared: _activity_cleared,
+    UserErased: _erased,
     SceneCreated: _scene_created,
     SceneDeleted: _scene_deleted,
 }

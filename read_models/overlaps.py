@@ -25,6 +25,9 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from infra.auth import Identity
+from read_models.rls import reading
+
 __all__ = [
     "OverlapPage",
     "OverlapPair",
@@ -32,6 +35,7 @@ __all__ = [
     "OverlappingScene",
     "decode_pair_cursor",
     "encode_pair_cursor",
+    "movie_known",
 ]
 
 # ``a`` is the pair's earlier scene by (start, id), ``b`` the later one; the overlap is then
@@ -143,6 +147,14 @@ def decode_pair_cursor(cursor: str) -> tuple[UUID, UUID, UUID]:
     return movie, first, second
 
 
+async def movie_known(conn: AsyncConnection, movie_id: UUID) -> bool:
+    """Whether the Scene service knows the movie: cached from the Movie service, or has (visible) scenes.
+
+    A scene may be projected before its movie's registration reaches the cache.
+    """
+    return bool((await conn.execute(text(_MOVIE_KNOWN_SQL), {"movie_id": movie_id})).scalar())
+
+
 def _pair(row: Any) -> OverlapPair:  # noqa: ANN401  a SQLAlchemy Row
     data = dict(row._mapping)  # noqa: SLF001  Row's public mapping view
     return OverlapPair.model_validate(
@@ -151,42 +163,47 @@ def _pair(row: Any) -> OverlapPair:  # noqa: ANN401  a SQLAlchemy Row
 
 
 class OverlapQueries:
-    """Overlap reads of the Scene service's read model (every value a bound parameter)."""
+    """Overlap reads of the Scene service's read model (every value a bound parameter).
+
+    Given an ``identity`` (the API's), they run under row-level security: only pairs of scenes
+    the caller may both see. Without one they read as the tables' owner (the system itself).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    @staticmethod
-    async def _movie_known(conn: AsyncConnection, movie_id: UUID) -> bool:
-        # Known = cached from the Movie service, or has scenes (a scene may be projected before
-        # its movie's registration reaches the cache).
-        return bool((await conn.execute(text(_MOVIE_KNOWN_SQL), {"movie_id": movie_id})).scalar())
-
-    async def movie_pairs(self, movie_id: UUID) -> list[OverlapPair] | None:
+    async def movie_pairs(
+        self, movie_id: UUID, *, identity: Identity | None = None
+    ) -> list[OverlapPair] | None:
         """Return a movie's overlapping pairs in timeline order, or ``None`` for an unknown movie."""
-        async with self._engine.connect() as raw:
-            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
-            if not await self._movie_known(conn, movie_id):
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
+            if not await movie_known(conn, movie_id):
                 return None
             rows = (await conn.execute(text(MOVIE_PAIRS_SQL), {"movie_id": movie_id})).all()
         return [_pair(r) for r in rows]
 
-    async def all_pairs(self, *, limit: int, after: str | None = None) -> OverlapPage:
+    async def all_pairs(
+        self, *, limit: int, after: str | None = None, identity: Identity | None = None
+    ) -> OverlapPage:
         """Return a keyset page of every movie's overlapping pairs (ValueError for a bad cursor)."""
         movie, first, second = decode_pair_cursor(after) if after else (_ZERO_UUID,) * 3
         params = {"after_movie": movie, "after_first": first, "after_second": second, "limit": limit + 1}
-        async with self._engine.connect() as conn:
+        async with reading(self._engine, identity) as conn:
             rows = (await conn.execute(text(ALL_PAIRS_SQL), params)).all()
         # An all-zero cursor sorts before every UUID except itself, which no gen_random_uuid() makes.
         items = [_pair(r) for r in rows[:limit]]
         more = len(rows) > limit
         return OverlapPage(items=items, next=encode_pair_cursor(items[-1]) if more else None)
 
-    async def overlapping_scenes(self, movie_id: UUID) -> list[OverlappingScene] | None:
-        """Return a movie's scenes overlapping any other, by start time, or ``None`` for an unknown movie."""
-        async with self._engine.connect() as raw:
-            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
-            if not await self._movie_known(conn, movie_id):
+    async def overlapping_scenes(
+        self, movie_id: UUID, *, identity: Identity | None = None
+    ) -> list[OverlappingScene] | None:
+        """Return a movie's scenes overlapping any other, by start time, or ``None`` for an unknown movie.
+
+        Under row-level security "any other" means any other scene the caller may see.
+        """
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
+            if not await movie_known(conn, movie_id):
                 return None
             rows = (await conn.execute(text(OVERLAPPING_SCENES_SQL), {"movie_id": movie_id})).all()
         return [OverlappingScene.model_validate(dict(r._mapping)) for r in rows]  # noqa: SLF001

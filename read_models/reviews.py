@@ -42,7 +42,7 @@ reviews = Table(
     "reviews",
     metadata,
     Column("id", PGUUID(as_uuid=True), primary_key=True),
-    Column("user_id", PGUUID(as_uuid=True), nullable=False),
+    Column("user_id", PGUUID(as_uuid=True)),  # NULL once anonymized
     Column("movie_id", PGUUID(as_uuid=True)),
     Column("scene_id", PGUUID(as_uuid=True)),
     Column("title", String(255)),
@@ -103,10 +103,10 @@ class _View(BaseModel):
 
 
 class ReviewView(_View):
-    """A review as the read API returns it."""
+    """A review as the read API returns it; ``user_id`` is ``None`` once anonymized (author erased)."""
 
     id: UUID
-    user_id: UUID
+    user_id: UUID | None
     movie_id: UUID | None
     scene_id: UUID | None
     title: str | None

@@ -333,9 +333,11 @@ class SceneQueries:
     A read of several tables runs in one REPEATABLE READ transaction: a scene and its cast
     and lines come from the same snapshot, never half of a projection's commit.
 
-    Scene reads given an ``identity`` (the API's) run under row-level security: viewers and
-    contributors see the scenes of public movies, professionals also their own, admins all.
-    Without one they read as the tables' owner (the system itself: CLI, checks, tests).
+    Reads given an ``identity`` (the API's) run under row-level security: viewers and
+    contributors see the scenes of public movies, professionals also their own, admins all;
+    cast, lines and parallel group members follow their scene, groups and statistics their
+    movie (migrations 0006 and 0007). Without one they read as the tables' owner (the system
+    itself: CLI, checks, tests).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -381,31 +383,37 @@ class SceneQueries:
                 return None
             return (await _dialogues_of(conn, [scene_id])).get(scene_id, [])
 
-    async def creator(self, scene_id: UUID) -> tuple[bool, UUID | None]:
-        """Return whether the read model has the scene and who created it (as the tables' owner)."""
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(scenes.c.created_by).where(scenes.c.id == scene_id))).first()
-        return (row is not None, row.created_by if row is not None else None)
+    async def movie_stats(
+        self, movie_id: UUID, *, identity: Identity | None = None
+    ) -> MovieSceneStatsView | None:
+        """Return a movie's scene statistics: zeros for a known movie without scenes, else ``None``.
 
-    async def movie_stats(self, movie_id: UUID) -> MovieSceneStatsView | None:
-        """Return a movie's scene statistics: zeros for a known movie without scenes, else ``None``."""
-        async with self._engine.connect() as conn:
+        Under row-level security a private movie's figures (which count every scene of it) are
+        ``None`` for everyone but admins, as if the movie had none: zeros would be a lie.
+        """
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
             row = (
                 await conn.execute(select(movie_scene_stats).where(movie_scene_stats.c.movie_id == movie_id))
             ).first()
             if row is not None:
                 return MovieSceneStatsView.model_validate(_mapping(row))
-            known = (
+            cached = (
                 await conn.execute(
-                    select(external_movies_cache.c.id).where(external_movies_cache.c.id == movie_id)
+                    select(external_movies_cache.c.is_public).where(external_movies_cache.c.id == movie_id)
                 )
             ).first()
-        if known is None:
+        if cached is None:
+            return None
+        if identity is not None and identity.role != "admin" and not cached.is_public:
             return None
         counters = {c.name: 0 for c in movie_scene_stats.c if c.name not in {"movie_id", "last_updated"}}
         return MovieSceneStatsView.model_validate({"movie_id": movie_id, "last_updated": None, **counters})
 
-    async def _groups(self, where: Any) -> list[ParallelGroupView]:  # noqa: ANN401  a SQL expression
+    async def _groups(
+        self,
+        where: Any,  # noqa: ANN401  a SQL expression
+        identity: Identity | None,
+    ) -> list[ParallelGroupView]:
         groups_query = (
             select(parallel_scene_groups)
             .where(where)
@@ -415,8 +423,7 @@ class SceneQueries:
                 parallel_scene_groups.c.id,
             )
         )
-        async with self._engine.connect() as raw:
-            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
             groups = (await conn.execute(groups_query)).all()
             ids = [g.id for g in groups]
             members_query = (
@@ -444,11 +451,15 @@ class SceneQueries:
             views.append(ParallelGroupView.model_validate({**data, "members": members.get(group.id, [])}))
         return views
 
-    async def parallel_groups(self, movie_id: UUID) -> list[ParallelGroupView]:
-        """Return a movie's parallel groups ordered by start time, each with its members."""
-        return await self._groups(parallel_scene_groups.c.movie_id == movie_id)
+    async def parallel_groups(
+        self, movie_id: UUID, *, identity: Identity | None = None
+    ) -> list[ParallelGroupView]:
+        """Return a movie's visible parallel groups ordered by start time, each with its visible members."""
+        return await self._groups(parallel_scene_groups.c.movie_id == movie_id, identity)
 
-    async def parallel_group(self, group_id: UUID) -> ParallelGroupView | None:
-        """Return one parallel group with its members, or ``None``."""
-        found = await self._groups(parallel_scene_groups.c.id == group_id)
+    async def parallel_group(
+        self, group_id: UUID, *, identity: Identity | None = None
+    ) -> ParallelGroupView | None:
+        """Return one parallel group with its visible members, or ``None`` (also when not visible)."""
+        found = await self._groups(parallel_scene_groups.c.id == group_id, identity)
         return found[0] if found else None

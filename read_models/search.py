@@ -54,6 +54,8 @@ from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
+from infra.auth import Identity
+from read_models.rls import reading
 from read_models.scenes import external_actors_cache, scene_actors, scene_dialogues, scenes
 
 __all__ = [
@@ -294,13 +296,23 @@ def _hit(row: Any, actors: list[SearchActor], dialogues: list[SearchDialogue]) -
 
 
 class SceneSearchQueries:
-    """The scene search over the Scene service's read model (every client value a bound parameter)."""
+    """The scene search over the Scene service's read model (every client value a bound parameter).
+
+    Given an ``identity`` (the API's), the search runs under row-level security: hits, totals,
+    casts and lines are those the caller may see. Without one it reads as the tables' owner.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def search(
-        self, search: SceneSearch, *, limit: int, offset: int = 0, after: str | None = None
+        self,
+        search: SceneSearch,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: str | None = None,
+        identity: Identity | None = None,
     ) -> SearchPage:
         """Return a page of hits by relevance desc, start asc, id asc, and the total count.
 
@@ -356,8 +368,7 @@ class SceneSearchQueries:
             .limit(limit + 1)
             .offset(offset)
         )
-        async with self._engine.connect() as raw:
-            conn = await raw.execution_options(isolation_level="REPEATABLE READ")
+        async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
             total = int(
                 (await conn.execute(select(func.count()).select_from(scenes).where(where))).scalar_one()
             )

@@ -37,8 +37,8 @@ users = Table(
     "users",
     metadata,
     Column("id", PGUUID(as_uuid=True), primary_key=True),
-    Column("email", String(255), nullable=False, unique=True),
-    Column("password_hash", String(255), nullable=False),
+    Column("email", String(255), unique=True),
+    Column("password_hash", String(255)),
     Column("display_name", String(100)),
     Column("avatar_url", String(500)),
     Column("role", String(50), nullable=False),
@@ -50,6 +50,7 @@ users = Table(
     Column("last_login_at", DateTime(timezone=True)),
     Column("is_active", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("erased_at", DateTime(timezone=True)),
 )
 
 user_profiles = Table(
@@ -134,10 +135,14 @@ class PreferencesView(_View):
 
 
 class UserView(_View):
-    """A user as the read API returns it: never with the password hash."""
+    """A user as the read API returns it: never with the password hash.
+
+    An erased user keeps their id, role and dates, and nothing personal: ``email`` and the
+    profile are empty, ``is_active`` is false and ``erased_at`` says when.
+    """
 
     id: UUID
-    email: str
+    email: str | None
     display_name: str | None
     avatar_url: str | None
     role: str
@@ -149,6 +154,7 @@ class UserView(_View):
     last_login_at: datetime | None
     is_active: bool
     version: int
+    erased_at: datetime | None = None
     profile: ProfileView
     preferences: PreferencesView
 

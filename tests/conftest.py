@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
@@ -55,6 +56,22 @@ async def _drop_namespace(settings: Settings) -> None:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+    if settings.kafka_bootstrap:
+        await _drop_topics(settings)
+
+
+async def _drop_topics(settings: Settings) -> None:
+    # A long-lived local broker otherwise gathers every test run's topics (thousands of
+    # partitions) until it runs out of heap. Cleanup is not the behaviour under test: a broker
+    # that is already gone is reported by the tests that need it, not here.
+    from aiokafka.errors import KafkaError  # noqa: PLC0415  only integration tests reach this
+
+    from infra.topics import delete_namespace_topics  # noqa: PLC0415  keeps unit collection light
+
+    try:
+        await asyncio.wait_for(delete_namespace_topics(settings), timeout=30)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        warnings.warn(f"could not delete the topics of {settings.namespace}: {exc!r}", stacklevel=1)
 
 
 async def make_namespace(endpoints: tuple[str, str], **overrides: object) -> Settings:

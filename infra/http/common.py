@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.base import EventMetadata, Message
 from infra.auth import ANONYMOUS, Identity, InvalidTokenError, default_authority
+from infra.http.user_status import UserStatusCheck
 
 T = TypeVar("T")
 
@@ -25,18 +26,31 @@ MAX_OFFSET = 1_000_000
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
-def current_identity(credentials: Bearer = None) -> Identity:
+async def current_identity(request: Request, credentials: Bearer = None) -> Identity:
     """Return who the request acts as: the verified token's user and role, else an anonymous viewer.
 
     A missing, malformed, tampered or expired token reads as anonymous; routes that need a user
-    answer 401 through :func:`signed_in`.
+    answer 401 through :func:`signed_in`. A valid token of a user who has since been deactivated
+    (or erased) is refused outright with 401, whatever the route: see
+    :mod:`infra.http.user_status`, which the application installs as ``app.state.user_status``.
     """
     if credentials is None:
         return ANONYMOUS
     try:
-        return default_authority().verify(credentials.credentials)
+        identity = default_authority().verify(credentials.credentials)
     except InvalidTokenError:
         return ANONYMOUS
+    status: UserStatusCheck | None = getattr(request.app.state, "user_status", None)
+    if status is None:
+        # Fail closed: an application assembled without the check must not trust tokens blindly.
+        raise RuntimeError("no user status check installed: set app.state.user_status (create_app does)")
+    if identity.user_id is not None and not await status.is_active(identity.user_id):
+        raise HTTPException(
+            status_code=401,
+            detail="this account is deactivated: its tokens no longer work",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return identity
 
 
 Caller = Annotated[Identity, Depends(current_identity)]

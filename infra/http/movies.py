@@ -15,13 +15,13 @@ from commands.movie import (
     ProductionInput,
     RecordProductionInfo,
     RegisterMovie,
-    RemoveMovie,
     ReviseMovieDetails,
     Version,
 )
-from infra.http.common import Acting, CommandId, ExpectedVersion, Limit, Offset, RequestBody, found
+from infra.http.common import Acting, CommandId, Limit, Offset, RequestBody, found
 from read_models.engines import ReadEngines
 from read_models.movies import GenreView, MovieDetailView, MovieQueries, MovieSort, MovieView
+from sagas.commands import RequestSaga
 
 
 class ReviseBody(MovieDetailChanges):
@@ -93,14 +93,19 @@ def movie_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:
         return await bus.dispatch(cmd, meta)
 
     @router.delete("/movies/{movie_id}", status_code=202)
-    async def remove_movie(
-        movie_id: UUID,
-        meta: Acting,
-        command_id: CommandId,
-        expected_version: ExpectedVersion = None,
-    ) -> CommandResult:
-        """Remove a movie."""
-        cmd = RemoveMovie(command_id=command_id, movie_id=movie_id, expected_version=expected_version)
+    async def remove_movie(movie_id: UUID, meta: Acting, command_id: CommandId) -> CommandResult:
+        """Remove a movie with its scenes, filmography and watch-list entries and reviews (admins).
+
+        Starts the movie-removal saga (its id is the result's ``stream_id``, the Idempotency-Key
+        when given): follow it at ``GET /sagas/{id}``. If a step fails, everything it removed
+        comes back.
+        """
+        cmd = RequestSaga(
+            command_id=command_id,
+            saga_id=command_id,
+            saga_type="movie_removal",
+            input={"movie_id": str(movie_id)},
+        )
         return await bus.dispatch(cmd, meta)
 
     @router.get("/movies/{movie_id}")

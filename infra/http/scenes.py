@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID, uuid5
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
-from commands.authorization import require_scene_owner, require_scene_writer
+from commands.authorization import require_scene_writer
 from commands.base import CommandResult
 from commands.handlers import CommandBus
 from commands.parallel import (
@@ -51,6 +52,7 @@ from infra.http.common import (
     found,
 )
 from read_models.engines import ReadEngines
+from read_models.scene_trees import MAX_TREE_DEPTH, MovieSceneTree, SceneTreeNode, SceneTreeQueries
 from read_models.scenes import (
     DialogueView,
     MovieSceneStatsView,
@@ -58,6 +60,8 @@ from read_models.scenes import (
     SceneQueries,
     SceneView,
 )
+
+TreeDepth = Annotated[int, Query(ge=0, le=MAX_TREE_DEPTH, description="levels of nested scenes to include")]
 
 
 class RetimeBody(RequestBody):
@@ -142,35 +146,31 @@ class DialogueCommandResult(CommandResult):
     dialogue_id: UUID
 
 
+async def signed_in_only(_: SignedIn) -> None:
+    """401 without a valid token: writes need a user (the handlers then judge the user's rights)."""
+
+
 def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C901, PLR0915  one closure per route
     """Routes of the Scene service."""
     router = APIRouter(tags=["scenes"])
     scenes = SceneQueries(engines["scene"])
+    trees = SceneTreeQueries(engines["scene"])
 
     async def scene_writer(_: SignedIn, meta: Acting) -> None:
-        """401 without a token; 403 for a viewer: only contributors, professionals, admins write."""
+        """401 without a token; 403 for a viewer (the handlers check the role again for every entry point)."""
         require_scene_writer(meta)
 
-    async def scene_owner(scene_id: UUID, _: SignedIn, meta: Acting) -> None:
-        """As ``scene_writer``, and the scene must be the caller's own unless the caller is an admin.
-
-        The creator comes from the read model: a scene it does not have yet (just created, or
-        no such scene) is left to the command, which answers 404 for one that does not exist.
-        """
-        require_scene_writer(meta)
-        known, created_by = await scenes.creator(scene_id)
-        if known:
-            require_scene_owner(meta, created_by)
-
+    # Scene commands check the role and the scene's ownership in their handlers (on the
+    # scene's own stream), for every entry point; over HTTP a request must still sign in first.
+    signed_in = [Depends(signed_in_only)]
     writer = [Depends(scene_writer)]
-    owner = [Depends(scene_owner)]
 
-    @router.post("/scenes", status_code=202, dependencies=writer)
+    @router.post("/scenes", status_code=202, dependencies=signed_in)
     async def create_scene(cmd: CreateScene, meta: Acting) -> CommandResult:
         """Create a scene. The command id in the body makes retries safe."""
         return await bus.dispatch(cmd, meta)
 
-    @router.put("/scenes/{scene_id}/time", status_code=202, dependencies=owner)
+    @router.put("/scenes/{scene_id}/time", status_code=202, dependencies=signed_in)
     async def retime_scene(
         scene_id: UUID,
         body: RetimeBody,
@@ -181,7 +181,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = RetimeScene(command_id=command_id, scene_id=scene_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.put("/scenes/{scene_id}/classification", status_code=202, dependencies=owner)
+    @router.put("/scenes/{scene_id}/classification", status_code=202, dependencies=signed_in)
     async def reclassify_scene(
         scene_id: UUID,
         body: ReclassifyBody,
@@ -192,7 +192,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = ReclassifyScene(command_id=command_id, scene_id=scene_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.patch("/scenes/{scene_id}", status_code=202, dependencies=owner)
+    @router.patch("/scenes/{scene_id}", status_code=202, dependencies=signed_in)
     async def edit_scene(
         scene_id: UUID,
         body: EditBody,
@@ -203,7 +203,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = EditSceneDetails(command_id=command_id, scene_id=scene_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/scenes/{scene_id}", status_code=202, dependencies=owner)
+    @router.delete("/scenes/{scene_id}", status_code=202, dependencies=signed_in)
     async def delete_scene(
         scene_id: UUID,
         meta: Acting,
@@ -214,7 +214,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = DeleteScene(command_id=command_id, scene_id=scene_id, expected_version=expected_version)
         return await bus.dispatch(cmd, meta)
 
-    @router.post("/scenes/{scene_id}/actors", status_code=202, dependencies=owner)
+    @router.post("/scenes/{scene_id}/actors", status_code=202, dependencies=signed_in)
     async def add_scene_actor(
         scene_id: UUID,
         body: AddActorBody,
@@ -225,7 +225,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         cmd = AddSceneActor(command_id=command_id, scene_id=scene_id, **body.model_dump())
         return await bus.dispatch(cmd, meta)
 
-    @router.delete("/scenes/{scene_id}/actors/{actor_id}", status_code=202, dependencies=owner)
+    @router.delete("/scenes/{scene_id}/actors/{actor_id}", status_code=202, dependencies=signed_in)
     async def remove_scene_actor(
         scene_id: UUID,
         actor_id: UUID,
@@ -242,7 +242,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         )
         return await bus.dispatch(cmd, meta)
 
-    @router.post("/scenes/{scene_id}/dialogues", status_code=202, dependencies=owner)
+    @router.post("/scenes/{scene_id}/dialogues", status_code=202, dependencies=signed_in)
     async def add_dialogue(
         scene_id: UUID,
         body: AddDialogueBody,
@@ -257,7 +257,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         result = await bus.dispatch(cmd, meta)
         return DialogueCommandResult(**result.model_dump(), dialogue_id=dialogue_id)
 
-    @router.patch("/scenes/{scene_id}/dialogues/{dialogue_id}", status_code=202, dependencies=owner)
+    @router.patch("/scenes/{scene_id}/dialogues/{dialogue_id}", status_code=202, dependencies=signed_in)
     async def revise_dialogue(
         scene_id: UUID,
         dialogue_id: UUID,
@@ -275,7 +275,7 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         result = await bus.dispatch(cmd, meta)
         return DialogueCommandResult(**result.model_dump(), dialogue_id=dialogue_id)
 
-    @router.delete("/scenes/{scene_id}/dialogues/{dialogue_id}", status_code=202, dependencies=owner)
+    @router.delete("/scenes/{scene_id}/dialogues/{dialogue_id}", status_code=202, dependencies=signed_in)
     async def remove_dialogue(
         scene_id: UUID,
         dialogue_id: UUID,
@@ -356,19 +356,38 @@ def scene_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C
         """Return a scene's dialogue lines in time order (404 when the scene is not visible to the caller)."""
         return found(await scenes.dialogues(scene_id, identity=caller), f"scene {scene_id} not found")
 
+    @router.get("/scenes/{scene_id}/tree")
+    async def scene_tree(scene_id: UUID, caller: Caller, depth: TreeDepth = MAX_TREE_DEPTH) -> SceneTreeNode:
+        """Return a scene with its nested scenes (and theirs, ``depth`` levels down) the caller may see."""
+        tree = await trees.scene_tree(scene_id, max_depth=depth, identity=caller)
+        return found(tree, f"scene {scene_id} not found")
+
+    @router.get("/movies/{movie_id}/scene-tree")
+    async def movie_scene_tree(
+        movie_id: UUID, caller: Caller, depth: TreeDepth = MAX_TREE_DEPTH
+    ) -> MovieSceneTree:
+        """Return a movie's visible scenes as trees of nested scenes, the roots ordered by start time."""
+        tree = await trees.movie_tree(movie_id, max_depth=depth, identity=caller)
+        return found(tree, f"movie {movie_id} not found")
+
     @router.get("/movies/{movie_id}/scene-stats")
-    async def movie_scene_stats(movie_id: UUID) -> MovieSceneStatsView:
-        """Return a movie's scene statistics (zeros for a known movie without scenes)."""
-        return found(await scenes.movie_stats(movie_id), f"no scene statistics for movie {movie_id}")
+    async def movie_scene_stats(movie_id: UUID, caller: Caller) -> MovieSceneStatsView:
+        """Return a movie's scene statistics (zeros for a known movie without scenes).
+
+        A private movie's statistics count scenes the caller may not see: 404 except for admins.
+        """
+        stats = await scenes.movie_stats(movie_id, identity=caller)
+        return found(stats, f"no scene statistics for movie {movie_id}")
 
     @router.get("/movies/{movie_id}/parallel-groups")
-    async def movie_parallel_groups(movie_id: UUID) -> list[ParallelGroupView]:
-        """Return a movie's parallel scene groups with their members."""
-        return await scenes.parallel_groups(movie_id)
+    async def movie_parallel_groups(movie_id: UUID, caller: Caller) -> list[ParallelGroupView]:
+        """Return a movie's parallel scene groups the caller may see, with their visible members."""
+        return await scenes.parallel_groups(movie_id, identity=caller)
 
     @router.get("/parallel-groups/{group_id}")
-    async def get_parallel_group(group_id: UUID) -> ParallelGroupView:
-        """One parallel scene group with its members."""
-        return found(await scenes.parallel_group(group_id), f"parallel group {group_id} not found")
+    async def get_parallel_group(group_id: UUID, caller: Caller) -> ParallelGroupView:
+        """One parallel scene group with its visible members (404 when not visible to the caller)."""
+        group = await scenes.parallel_group(group_id, identity=caller)
+        return found(group, f"parallel group {group_id} not found")
 
     return router

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from commands.handlers import CommandBus
 from commands.timecode import TimeInputError, parse_timecode
 from events.scene import SceneType
-from infra.http.common import Offset, found
+from infra.http.common import Caller, Offset, found
 from read_models.engines import ReadEngines
 from read_models.overlaps import OverlapPage, OverlapPair, OverlappingScene, OverlapQueries
 from read_models.search import SceneSearch, SceneSearchQueries, SearchPage
@@ -49,6 +49,7 @@ def search_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: 
 
     @router.get("/scenes/search")
     async def search_scenes(
+        caller: Caller,
         level1: Annotated[str | None, Query(pattern="^[ARCSDLO]$")] = None,
         level2: Annotated[str | None, Query(pattern="^[ARCSDLO][0-9]$")] = None,
         level3: Annotated[str | None, Query(pattern="^[ARCSDLO][0-9]-[0-9]$")] = None,
@@ -63,7 +64,7 @@ def search_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: 
         offset: Offset | None = None,
         after: Cursor = None,
     ) -> SearchPage:
-        """Search scenes; hits by relevance, then start time and id. Use ``after`` for deep pages."""
+        """Search the scenes the caller may see: by relevance, start time and id; ``after`` for deep pages."""
         if after is not None and offset is not None:
             _reject("offset", "give either offset or after (a keyset cursor), not both")
         search = SceneSearch(
@@ -79,26 +80,30 @@ def search_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: 
             movie_id=movie_id,
         )
         try:
-            return await search_queries.search(search, limit=limit, offset=offset or 0, after=after)
+            return await search_queries.search(
+                search, limit=limit, offset=offset or 0, after=after, identity=caller
+            )
         except ValueError as exc:
             _reject("after", str(exc))
 
     @router.get("/movies/{movie_id}/overlaps")
-    async def movie_overlaps(movie_id: UUID) -> list[OverlapPair]:
-        """Every pair of a movie's scenes whose [start, end) ranges overlap, with the overlapping range."""
-        return found(await overlaps.movie_pairs(movie_id), f"movie {movie_id} not found")
+    async def movie_overlaps(movie_id: UUID, caller: Caller) -> list[OverlapPair]:
+        """Every pair of a movie's visible scenes whose [start, end) ranges overlap, and the overlap."""
+        return found(await overlaps.movie_pairs(movie_id, identity=caller), f"movie {movie_id} not found")
 
     @router.get("/overlaps")
-    async def all_overlaps(limit: PairLimit = 100, after: Cursor = None) -> OverlapPage:
-        """Every movie's overlapping pairs, keyset-paginated by (movie id, first id, second id)."""
+    async def all_overlaps(caller: Caller, limit: PairLimit = 100, after: Cursor = None) -> OverlapPage:
+        """Every movie's overlapping pairs of visible scenes, keyset-paginated (movie, first, second id)."""
         try:
-            return await overlaps.all_pairs(limit=limit, after=after)
+            return await overlaps.all_pairs(limit=limit, after=after, identity=caller)
         except ValueError as exc:
             _reject("after", str(exc))
 
     @router.get("/movies/{movie_id}/overlapping-scenes")
-    async def overlapping_scenes(movie_id: UUID) -> list[OverlappingScene]:
-        """List a movie's scenes that overlap at least one other of its scenes, by start time."""
-        return found(await overlaps.overlapping_scenes(movie_id), f"movie {movie_id} not found")
+    async def overlapping_scenes(movie_id: UUID, caller: Caller) -> list[OverlappingScene]:
+        """List a movie's visible scenes that overlap at least one other visible scene, by start time."""
+        return found(
+            await overlaps.overlapping_scenes(movie_id, identity=caller), f"movie {movie_id} not found"
+        )
 
     return router

@@ -24,6 +24,7 @@ from commands.user import (
     ChangeUserRole,
     DeactivateUser,
     DisplayName,
+    EraseUser,
     Language,
     Notes,
     Password,
@@ -185,6 +186,17 @@ def user_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: C9
         """Deactivate a user; later commands on them are rejected."""
         require_self_or_admin(meta, target_id)
         cmd = DeactivateUser(command_id=command_id, user_id=target_id)
+        return await bus.dispatch(cmd, meta)
+
+    @router.post("/users/{target_id}/erase", status_code=202, dependencies=needs_login)
+    async def erase_user(target_id: UUID, meta: Acting, command_id: CommandId) -> CommandResult:
+        """Erase a user for good (the user themself or an admin): their personal data becomes unrecoverable.
+
+        Only the account: the ``user_erasure`` saga also removes the watch list and interactions
+        and anonymizes the user's reviews first.
+        """
+        require_self_or_admin(meta, target_id)
+        cmd = EraseUser(command_id=command_id, user_id=target_id)
         return await bus.dispatch(cmd, meta)
 
     @router.patch("/users/{target_id}/profile", status_code=202, dependencies=needs_login)

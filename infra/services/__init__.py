@@ -10,6 +10,7 @@ from infra.services.actor import SERVICE as ACTOR
 from infra.services.base import ProjectionSpec, ServiceSpec
 from infra.services.movie import SERVICE as MOVIE
 from infra.services.review import SERVICE as REVIEW
+from infra.services.saga import SAGAS
 from infra.services.scene import SERVICE as SCENE
 from infra.services.user import SERVICE as USER
 
@@ -26,19 +27,21 @@ def service(name: str) -> ServiceSpec:
 
 def build_registry() -> EventRegistry:
     """Return a registry of every event class of every service, with their upcasters."""
-    classes = [cls for spec in ALL_SERVICES for cls in spec.event_classes]
+    classes = [*(cls for spec in ALL_SERVICES for cls in spec.event_classes), *SAGAS.event_classes]
     upcasters = {key: fn for spec in ALL_SERVICES for key, fn in spec.upcasters.items()}
     return EventRegistry(classes=classes, upcasters=upcasters)
 
 
 def topic_by_stream_type() -> dict[str, str]:
     """Return which topic each stream type's events are published to."""
-    return {stream_type: spec.topic for spec in ALL_SERVICES for stream_type in spec.stream_types}
+    topics = {stream_type: spec.topic for spec in ALL_SERVICES for stream_type in spec.stream_types}
+    return {**topics, **dict.fromkeys(SAGAS.stream_types, SAGAS.topic)}
 
 
 def command_handlers() -> Mapping[type[Command], Handler]:
     """Return the routing table of every command."""
-    return {cmd: handler for spec in ALL_SERVICES for cmd, handler in spec.command_handlers.items()}
+    handlers = {cmd: handler for spec in ALL_SERVICES for cmd, handler in spec.command_handlers.items()}
+    return {**handlers, **SAGAS.command_handlers}
 
 
 __all__ = [

@@ -6,11 +6,13 @@ from commands.actor_handlers import ACTOR_HANDLERS
 from events.actor import ACTOR_EVENTS
 from infra.http.actors import actor_router
 from infra.services.base import ProjectionSpec, ServiceSpec
+from projections.actors import ACTOR_BATCH_HANDLERS, ACTOR_COMMUTING, ACTOR_TOPICS
 from projections.actors import ACTOR_HANDLERS as ACTOR_APPLY
-from projections.actors import ACTOR_TOPICS
 from projections.runner import Projection
 
-ACTORS_PROJECTION = Projection(name="actors", handlers=ACTOR_APPLY)
+ACTORS_PROJECTION = Projection(
+    name="actors", handlers=ACTOR_APPLY, batch_handlers=ACTOR_BATCH_HANDLERS, commuting=ACTOR_COMMUTING
+)
 
 SERVICE = ServiceSpec(
     name="actor",

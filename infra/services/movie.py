@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands.movie_handlers import MOVIE_HANDLERS
 from events.movie import (
+    MOVIE_SAGA_EVENTS,
     MovieDetailsRevised,
     MovieGenresAssigned,
     MovieProductionInfoRecorded,
@@ -12,10 +13,16 @@ from events.movie import (
 )
 from infra.http.movies import movie_router
 from infra.services.base import ProjectionSpec, ServiceSpec
+from projections.batch_movies import MOVIE_BATCH_HANDLERS, MOVIE_COMMUTING
 from projections.movies import MOVIE_APPLY, TOPICS
 from projections.runner import Projection
 
-MOVIES_PROJECTION = Projection(name="movies", handlers=MOVIE_APPLY)
+MOVIES_PROJECTION = Projection(
+    name="movies",
+    handlers=MOVIE_APPLY,
+    batch_handlers=MOVIE_BATCH_HANDLERS,
+    commuting=MOVIE_COMMUTING,
+)
 
 SERVICE = ServiceSpec(
     name="movie",
@@ -27,6 +34,7 @@ SERVICE = ServiceSpec(
         MovieGenresAssigned,
         MovieProductionInfoRecorded,
         MovieRemoved,
+        *MOVIE_SAGA_EVENTS,
     ),
     command_handlers=MOVIE_HANDLERS,
     projections=(ProjectionSpec(MOVIES_PROJECTION, topics=TOPICS),),

@@ -10,14 +10,25 @@ from infra.http.search import search_router
 from infra.http.text_search import text_search_router
 from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.runner import Projection
-from projections.scene_caches import CACHE_HANDLERS
+from projections.scene_caches import CACHE_BATCH_HANDLERS, CACHE_COMMUTING, CACHE_HANDLERS
+from projections.scenes import SCENE_BATCH_HANDLERS, SCENE_COMMUTING, recompute_touched_stats
 from projections.scenes import SCENE_HANDLERS as SCENE_APPLY
-from projections.scenes import recompute_touched_stats
 
-SCENES_PROJECTION = Projection(name="scenes", handlers=SCENE_APPLY, after_batch=recompute_touched_stats)
+SCENES_PROJECTION = Projection(
+    name="scenes",
+    handlers=SCENE_APPLY,
+    after_batch=recompute_touched_stats,
+    batch_handlers=SCENE_BATCH_HANDLERS,
+    commuting=SCENE_COMMUTING,
+)
 """scenes, scene_actors, scene_dialogues, parallel groups and movie_scene_stats."""
 
-SCENE_CACHES_PROJECTION = Projection(name="scene_caches", handlers=CACHE_HANDLERS)
+SCENE_CACHES_PROJECTION = Projection(
+    name="scene_caches",
+    handlers=CACHE_HANDLERS,
+    batch_handlers=CACHE_BATCH_HANDLERS,
+    commuting=CACHE_COMMUTING,
+)
 """external_movies_cache and external_actors_cache."""
 
 SERVICE = ServiceSpec(

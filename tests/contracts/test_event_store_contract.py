@@ -127,6 +127,19 @@ class EventStoreContract:
         assert found is not None
         assert found.stream_id == sid
 
+    async def test_repeated_command_id_is_a_no_op_even_at_a_stale_version(self, store: EventStore) -> None:
+        # A redelivered create is appended again at version 0 without reading the stream first.
+        sid, command_id = uuid4(), uuid4()
+        first = await store.append(
+            [created(sid)], expected_version=0, metadata=EventMetadata(), command_id=command_id
+        )
+        again = await store.append(
+            [created(sid)], expected_version=0, metadata=EventMetadata(), command_id=command_id
+        )
+        assert again.duplicate
+        assert (again.stream_version, again.positions) == (1, first.positions)
+        assert len(await store.read_stream(sid)) == 1
+
     async def test_unknown_command_is_not_found(self, store: EventStore) -> None:
         assert await store.find_command(uuid4()) is None
 

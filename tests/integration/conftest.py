@@ -9,24 +9,26 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from infra.bootstrap import System, build_broker, build_relay, open_system
+from infra.bootstrap import System, build_broker, build_relay, open_system, run_saga_runner
 from infra.publisher import KafkaPublisher
 from infra.settings import Settings
 
 
 @pytest.fixture(name="live", scope="session")
 async def fx_live(settings: Settings) -> AsyncIterator[System]:
-    """The session namespace with its relay, projector and command consumer running."""
+    """The session namespace with its relay, projectors, command consumer and saga runner running."""
     system = await open_system(settings)
     publisher = KafkaPublisher(settings.require_kafka())
     await publisher.start()
     stop = asyncio.Event()
     relay = asyncio.create_task(build_relay(system, publisher).run(stop))
+    sagas = run_saga_runner(system, stop)
     broker = build_broker(system)
     await broker.start()
     yield system
     stop.set()
     await relay
+    await sagas
     await broker.stop()
     await publisher.stop()
     await system.close()

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from commands.errors import PermissionDeniedError
 from commands.review import PostReview
 from commands.scene import CreateScene
 from commands.user import AddMovieToWatchList, DeactivateUser, RegisterUser
@@ -202,6 +203,28 @@ async def test_the_creator_and_an_admin_may_change_a_scene(live: System, client:
     own = await client.patch(f"/scenes/{scene}", json={"description": "雨"}, headers=_as(me, "professional"))
     admin = await client.patch(f"/scenes/{scene}", json={"description": "雪"}, headers=_as(uuid4(), "admin"))
     assert (own.status_code, admin.status_code) == (202, 202)
+
+
+async def test_ownership_is_checked_on_the_stream_before_the_read_model_has_the_scene(
+    live: System, client: httpx.AsyncClient
+) -> None:
+    # The check used to read the read model and let a scene it did not have yet through.
+    movie = await _movie(live)
+    cmd = CreateScene(movie_id=movie, start="10", end="20", classification="D1")
+    await live.bus.dispatch(cmd, EventMetadata(user_id=uuid4(), user_role="professional"))
+    body = {"start": "11", "end": "21"}
+    refused = await client.put(
+        f"/scenes/{cmd.scene_id}/time", json=body, headers=_as(uuid4(), "professional")
+    )
+    assert refused.status_code == 403
+
+
+async def test_a_command_without_a_role_cannot_create_a_scene_whatever_its_entry_point(live: System) -> None:
+    movie = await _movie(live)
+    cmd = CreateScene(movie_id=movie, start="10", end="20", classification="D1")
+    with pytest.raises(PermissionDeniedError):
+        await live.bus.dispatch(cmd)
+    assert await live.event_store.read_stream(cmd.scene_id) == []
 
 
 # --- scenes: row-level security ------------------------------------------------------------------

@@ -38,6 +38,7 @@ from commands.scene import (
 from commands.user import AddMovieToWatchList, RegisterUser
 from infra.bootstrap import System
 from infra.services import ALL_SERVICES, topic_by_stream_type
+from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -150,10 +151,11 @@ def _command(op: tuple[Any, ...], cast: Cast) -> Command | None:  # noqa: C901, 
 async def _register(live: System, cast: Cast) -> None:
     for i in range(3):
         movie, actor, user = uuid4(), uuid4(), uuid4()
-        await live.bus.dispatch(RegisterMovie(movie_id=movie, title=f"映画 {i}"))
-        await live.bus.dispatch(RegisterActor(actor_id=actor, name=f"俳優 {actor.hex[:6]}"))
+        await live.bus.dispatch(RegisterMovie(movie_id=movie, title=f"映画 {i}"), AS_SYSTEM)
+        await live.bus.dispatch(RegisterActor(actor_id=actor, name=f"俳優 {actor.hex[:6]}"), AS_SYSTEM)
         await live.bus.dispatch(
-            RegisterUser(user_id=user, email=f"{user.hex}@example.com", password=SecretStr(f"pw-{user.hex}"))
+            RegisterUser(user_id=user, email=f"{user.hex}@example.com", password=SecretStr(f"pw-{user.hex}")),
+            AS_SYSTEM,
         )
         cast.movies.append(movie)
         cast.actors.append(actor)
@@ -268,7 +270,7 @@ async def test_denormalised_figures_equal_their_recomputation(
         if cmd is None:
             continue
         try:
-            result = await live.bus.dispatch(cmd)
+            result = await live.bus.dispatch(cmd, AS_SYSTEM)
         except DomainError:
             continue  # a rejected command is part of the sequence: it must change nothing
         cast.streams.add(result.stream_id)

@@ -22,8 +22,10 @@ from events.base import DomainEvent, EventMetadata
 from events.review import ReviewDeleted, ReviewPosted, ReviewRevised
 from events.scene import SceneCreated
 from infra.api import create_app
+from infra.auth import bearer_headers
 from infra.bootstrap import System
 from read_models.movies import MovieDetailView, MovieQueries
+from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -50,7 +52,7 @@ async def _movie(live: System, movie_id: UUID, version: int = 1) -> MovieDetailV
 
 async def _registered(live: System, **fields: object) -> RegisterMovie:
     cmd = RegisterMovie.model_validate({"title": f"映画 {uuid4().hex[:8]}", **fields})
-    await live.bus.dispatch(cmd)
+    await live.bus.dispatch(cmd, AS_SYSTEM)
     await eventually(lambda: _movie(live, cmd.movie_id))
     return cmd
 
@@ -123,7 +125,9 @@ async def test_http_registered_movie_is_visible(live: System, api: httpx.AsyncCl
 
 async def test_revision_changes_given_fields_and_keeps_the_rest(live: System) -> None:
     cmd = await _registered(live, director="小津安二郎", country="日本", duration_minutes=136)
-    await live.bus.dispatch(ReviseMovieDetails(movie_id=cmd.movie_id, duration_minutes=135, country=None))
+    await live.bus.dispatch(
+        ReviseMovieDetails(movie_id=cmd.movie_id, duration_minutes=135, country=None), AS_SYSTEM
+    )
     movie = await eventually(lambda: _movie(live, cmd.movie_id, version=2))
     assert (movie.duration_minutes, movie.country, movie.director, movie.title) == (
         135,
@@ -155,10 +159,10 @@ async def test_genres_are_listed_primary_first(live: System, api: httpx.AsyncCli
 async def test_reassigned_genres_replace_the_old_ones(live: System) -> None:
     cmd = await _registered(live)
     await live.bus.dispatch(
-        AssignMovieGenres(movie_id=cmd.movie_id, genre_ids=(DRAMA,), primary_genre_id=DRAMA)
+        AssignMovieGenres(movie_id=cmd.movie_id, genre_ids=(DRAMA,), primary_genre_id=DRAMA), AS_SYSTEM
     )
     await live.bus.dispatch(
-        AssignMovieGenres(movie_id=cmd.movie_id, genre_ids=(ROMANCE,), primary_genre_id=ROMANCE)
+        AssignMovieGenres(movie_id=cmd.movie_id, genre_ids=(ROMANCE,), primary_genre_id=ROMANCE), AS_SYSTEM
     )
     movie = await eventually(lambda: _movie(live, cmd.movie_id, version=3))
     assert [(g.name_en, g.is_primary) for g in movie.genres] == [("Romance", True)]
@@ -194,10 +198,12 @@ async def test_removed_movie_is_gone_with_its_genres_and_production(
 ) -> None:
     cmd = await _registered(live)
     await live.bus.dispatch(
-        AssignMovieGenres(movie_id=cmd.movie_id, genre_ids=(DRAMA,), primary_genre_id=DRAMA)
+        AssignMovieGenres(movie_id=cmd.movie_id, genre_ids=(DRAMA,), primary_genre_id=DRAMA), AS_SYSTEM
     )
-    await live.bus.dispatch(RecordProductionInfo(movie_id=cmd.movie_id, studio="大船"))
-    assert (await api.delete(f"/movies/{cmd.movie_id}")).status_code == 202
+    await live.bus.dispatch(RecordProductionInfo(movie_id=cmd.movie_id, studio="大船"), AS_SYSTEM)
+    # Removal runs the movie-removal saga, which only an admin may start.
+    admin = bearer_headers(uuid4(), "admin")
+    assert (await api.delete(f"/movies/{cmd.movie_id}", headers=admin)).status_code == 202
 
     async def gone() -> bool:
         return await _queries(live).get(cmd.movie_id) is None
@@ -211,7 +217,7 @@ async def test_removed_movie_is_gone_with_its_genres_and_production(
 
 async def test_http_command_on_removed_movie_is_404(live: System, api: httpx.AsyncClient) -> None:
     cmd = await _registered(live)
-    await live.bus.dispatch(RemoveMovie(movie_id=cmd.movie_id))
+    await live.bus.dispatch(RemoveMovie(movie_id=cmd.movie_id), AS_SYSTEM)
     response = await api.patch(f"/movies/{cmd.movie_id}", json={"title": "x"})
     assert response.status_code == 404
     assert response.json()["detail"][0]["loc"] == ["body", "movie_id"]
@@ -250,10 +256,10 @@ async def test_total_scenes_count_follows_scene_creation_and_deletion(live: Syst
     cmd = await _registered(live)
     first = CreateScene(movie_id=cmd.movie_id, start="1:00", end="1:30", classification="L2")
     second = CreateScene(movie_id=cmd.movie_id, start="2:00", end="2:30", classification="A1")
-    await live.bus.dispatch(first)
-    await live.bus.dispatch(second)
+    await live.bus.dispatch(first, AS_SYSTEM)
+    await live.bus.dispatch(second, AS_SYSTEM)
     await _figures_become(live, cmd.movie_id, (2, None, 0))
-    await live.bus.dispatch(DeleteScene(scene_id=first.scene_id))
+    await live.bus.dispatch(DeleteScene(scene_id=first.scene_id), AS_SYSTEM)
     await _figures_become(live, cmd.movie_id, (1, None, 0))
 
 
@@ -279,7 +285,7 @@ async def test_scenes_projected_before_their_movie_are_counted(live: System) -> 
         return bool(row == movie_id)
 
     await eventually(indexed)
-    await live.bus.dispatch(RegisterMovie(movie_id=movie_id, title="後から来た映画"))
+    await live.bus.dispatch(RegisterMovie(movie_id=movie_id, title="後から来た映画"), AS_SYSTEM)
     await _figures_become(live, movie_id, (1, None, 0))
 
 
@@ -332,17 +338,17 @@ async def test_reviews_projected_before_their_movie_are_counted(live: System) ->
         return bool(rating == 3)
 
     await eventually(indexed)
-    await live.bus.dispatch(RegisterMovie(movie_id=movie_id, title="後から来た映画"))
+    await live.bus.dispatch(RegisterMovie(movie_id=movie_id, title="後から来た映画"), AS_SYSTEM)
     await _figures_become(live, movie_id, (0, 3.0, 1))
 
 
 async def test_a_scene_deleted_after_its_movie_is_removed_leaves_no_index_row(live: System) -> None:
     cmd = await _registered(live)
     scene = CreateScene(movie_id=cmd.movie_id, start="1", end="2", classification="O1")
-    await live.bus.dispatch(scene)
+    await live.bus.dispatch(scene, AS_SYSTEM)
     await _figures_become(live, cmd.movie_id, (1, None, 0))
-    await live.bus.dispatch(RemoveMovie(movie_id=cmd.movie_id))
-    await live.bus.dispatch(DeleteScene(scene_id=scene.scene_id))
+    await live.bus.dispatch(RemoveMovie(movie_id=cmd.movie_id), AS_SYSTEM)
+    await live.bus.dispatch(DeleteScene(scene_id=scene.scene_id), AS_SYSTEM)
 
     async def unindexed() -> bool:
         count = await live.pools["movie"].fetchval(

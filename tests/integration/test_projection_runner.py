@@ -179,3 +179,39 @@ async def test_skip_policy_records_the_poison_event_and_lets_its_stream_go_on(po
         poison.stream_id,
     )
     assert version == 2
+
+
+async def test_consecutive_events_of_a_batch_type_go_to_its_batch_function_together(
+    pool: asyncpg.Pool,
+) -> None:
+    calls: list[list[UUID]] = []
+    real = SCENES_PROJECTION.batch_handlers[SceneCreated]
+
+    async def record(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+        calls.append([e.stream_id for e in events])
+        await real(conn, events)
+
+    projection = Projection(
+        name="batch_probe",
+        handlers=SCENES_PROJECTION.handlers,
+        batch_handlers={SceneCreated: record},
+    )
+    first, second, third = _created(uuid4()), _created(uuid4()), _created(uuid4())
+    outcome = await ProjectionRunner(pool, projection).handle_batch(
+        [_delivery(first), _delivery(second), _delivery(_retimed(first)), _delivery(third)],
+    )
+    assert outcome.applied == 4
+    assert calls == [[first.stream_id, second.stream_id], [third.stream_id]]
+    row = await _row(pool, first.stream_id)
+    assert row is not None
+    assert row["start_time_seconds"] == 30  # the retime came after its group was written
+
+
+async def test_a_poison_event_inside_a_batch_group_is_dead_lettered_alone(pool: asyncpg.Pool) -> None:
+    runner = ProjectionRunner(pool, SCENES_PROJECTION)
+    before, poison, after = _created(uuid4()), _created(uuid4(), level2="X9"), _created(uuid4())
+    outcome = await runner.handle_batch([_delivery(before), _delivery(poison), _delivery(after)])
+    assert outcome.applied == 2
+    assert [d.recorded.event.stream_id for d in outcome.dead_lettered if d.recorded] == [poison.stream_id]
+    assert await _row(pool, before.stream_id) is not None
+    assert await _row(pool, after.stream_id) is not None

@@ -34,6 +34,7 @@ from infra.replay import ReplayEngine, compare_schemas
 from infra.replay_cli import LogProgress, replay_app
 from infra.services import ALL_SERVICES, ServiceSpec, build_registry, service, topic_by_stream_type
 from infra.settings import Settings
+from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -66,13 +67,14 @@ async def _scenario(system: System) -> list[UUID]:
     actors = [uuid4(), uuid4()]
     users = [uuid4(), uuid4()]
     for i, (movie, actor, user) in enumerate(zip(movies, actors, users, strict=True)):
-        await bus.dispatch(RegisterMovie(movie_id=movie, title=f"映画 {i}"))
-        await bus.dispatch(RegisterActor(actor_id=actor, name=f"俳優 {i}"))
+        await bus.dispatch(RegisterMovie(movie_id=movie, title=f"映画 {i}"), AS_SYSTEM)
+        await bus.dispatch(RegisterActor(actor_id=actor, name=f"俳優 {i}"), AS_SYSTEM)
         await bus.dispatch(
             RegisterUser(user_id=user, email=f"{user.hex}@example.com", password=SecretStr(f"pw-{user.hex}")),
+            AS_SYSTEM,
         )
-        await bus.dispatch(AddFilmographyEntry(actor_id=actor, movie_id=movie))
-        await bus.dispatch(AddMovieToWatchList(user_id=users[0], movie_id=movie))
+        await bus.dispatch(AddFilmographyEntry(actor_id=actor, movie_id=movie), AS_SYSTEM)
+        await bus.dispatch(AddMovieToWatchList(user_id=users[0], movie_id=movie), AS_SYSTEM)
     scenes = []
     for i in range(8):
         scene = uuid4()
@@ -85,18 +87,22 @@ async def _scenario(system: System) -> list[UUID]:
                 end="+30",
                 classification="A1",
             ),
+            AS_SYSTEM,
         )
-        await bus.dispatch(AddSceneActor(scene_id=scene, actor_id=actors[i % 2]))
-        await bus.dispatch(AddDialogue(scene_id=scene, actor_id=actors[i % 2], dialogue_text=f"台詞 {i}"))
-        await bus.dispatch(ReclassifyScene(scene_id=scene, classification="C2"))
+        await bus.dispatch(AddSceneActor(scene_id=scene, actor_id=actors[i % 2]), AS_SYSTEM)
+        await bus.dispatch(
+            AddDialogue(scene_id=scene, actor_id=actors[i % 2], dialogue_text=f"台詞 {i}"), AS_SYSTEM
+        )
+        await bus.dispatch(ReclassifyScene(scene_id=scene, classification="C2"), AS_SYSTEM)
         scenes.append(scene)
-    await bus.dispatch(RetimeScene(scene_id=scenes[0], start="000005", end="+20"))
-    await bus.dispatch(DeleteScene(scene_id=scenes[-1]))
+    await bus.dispatch(RetimeScene(scene_id=scenes[0], start="000005", end="+20"), AS_SYSTEM)
+    await bus.dispatch(DeleteScene(scene_id=scenes[-1]), AS_SYSTEM)
     review = uuid4()
     await bus.dispatch(
-        PostReview(review_id=review, user_id=users[0], movie_id=movies[0], content="良い", rating=4)
+        PostReview(review_id=review, user_id=users[0], movie_id=movies[0], content="良い", rating=4),
+        AS_SYSTEM,
     )
-    await bus.dispatch(ReactToReview(review_id=review, user_id=users[1], kind="like"))
+    await bus.dispatch(ReactToReview(review_id=review, user_id=users[1], kind="like"), AS_SYSTEM)
     await _settle(system)
     return scenes[:-1]
 
@@ -152,7 +158,7 @@ async def test_rebuild_of_every_service_yields_the_live_read_models(system: Syst
 async def test_projector_goes_on_on_the_new_schema_after_the_swap(system: System) -> None:
     scenes = await _scenario(system)
     await _engine(system).rebuild(service("scene"))
-    await system.bus.dispatch(RetimeScene(scene_id=scenes[1], start="001000", end="+45"))
+    await system.bus.dispatch(RetimeScene(scene_id=scenes[1], start="001000", end="+45"), AS_SYSTEM)
 
     async def retimed() -> bool:
         row = await system.pools["scene"].fetchrow(
@@ -186,8 +192,8 @@ async def test_swap_levels_streams_the_live_side_applied_past_the_shadow(system:
     engine = _BlindEngine(system.settings, build_registry())
     await engine.build_only(service("scene"), "public_shadow_rebuild")
     engine.blind = True  # as if the relay had published past the horizon the shadow saw
-    await system.bus.dispatch(RetimeScene(scene_id=scenes[2], start="002000", end="+10"))
-    await system.bus.dispatch(ReclassifyScene(scene_id=scenes[3], classification="S1"))
+    await system.bus.dispatch(RetimeScene(scene_id=scenes[2], start="002000", end="+10"), AS_SYSTEM)
+    await system.bus.dispatch(ReclassifyScene(scene_id=scenes[3], classification="S1"), AS_SYSTEM)
     await _settle(system)  # the live side has both; the shadow has neither
 
     report = await engine.rebuild(service("scene"), keep_old=True)
@@ -356,3 +362,21 @@ async def test_replay_command_rejects_an_id_that_cannot_name_a_schema(
 
     assert result.exit_code == 2
     assert "invalid schema name" in result.output
+
+
+async def test_rebuild_defers_search_indexes_and_swaps_in_every_index_of_the_live_schema(
+    system: System,
+) -> None:
+    spec = service("scene")
+    query = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname"
+    before = [tuple(r) for r in await system.pools["scene"].fetch(query)]
+    engine = _engine(system)
+    await engine.build_only(spec, "public_shadow_indexes")
+    deferred = await system.pools["scene"].fetchval(
+        "SELECT count(*) FROM public_shadow_indexes.replay_deferred_indexes"
+    )
+    assert deferred >= 3  # the GIN tag and text-search indexes, the GiST overlap index
+
+    await engine.rebuild(spec, rebuild_id="indexes")
+
+    assert [tuple(r) for r in await system.pools["scene"].fetch(query)] == before

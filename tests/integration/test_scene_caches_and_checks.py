@@ -27,6 +27,7 @@ from events.movie import MovieDetailsRevised, MovieRegistered, MovieRemoved
 from infra.bootstrap import System, build_broker, build_relay, open_system
 from infra.publisher import KafkaPublisher
 from infra.settings import Settings
+from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -177,13 +178,18 @@ async def _realistic_sequence(system: System) -> UUID:
     chase = CreateScene(movie_id=movie, start="1200", end="1230", classification="A1")
     cut = CreateScene(movie_id=movie, start="1300", end="1320", classification="C1")
     for cmd in (parent, child, chase, cut):
-        await bus.dispatch(cmd)
+        await bus.dispatch(cmd, AS_SYSTEM)
     await bus.dispatch(
-        AddSceneActor(scene_id=parent.scene_id, actor_id=lead, role_type="primary", screen_time_seconds=50)
+        AddSceneActor(scene_id=parent.scene_id, actor_id=lead, role_type="primary", screen_time_seconds=50),
+        AS_SYSTEM,
     )
-    await bus.dispatch(AddSceneActor(scene_id=parent.scene_id, actor_id=support, role_type="supporting"))
-    await bus.dispatch(AddSceneActor(scene_id=chase.scene_id, actor_id=lead, character_name="すずめ"))
-    await bus.dispatch(AddSceneActor(scene_id=cut.scene_id, actor_id=support, role_type="cameo"))
+    await bus.dispatch(
+        AddSceneActor(scene_id=parent.scene_id, actor_id=support, role_type="supporting"), AS_SYSTEM
+    )
+    await bus.dispatch(
+        AddSceneActor(scene_id=chase.scene_id, actor_id=lead, character_name="すずめ"), AS_SYSTEM
+    )
+    await bus.dispatch(AddSceneActor(scene_id=cut.scene_id, actor_id=support, role_type="cameo"), AS_SYSTEM)
     quote = AddDialogue(
         scene_id=parent.scene_id,
         actor_id=lead,
@@ -198,24 +204,31 @@ async def _realistic_sequence(system: System) -> UUID:
     )
     dropped = AddDialogue(scene_id=cut.scene_id, actor_id=support, dialogue_text="…", is_memorable_quote=True)
     for line in (quote, aside, dropped):
-        await bus.dispatch(line)
+        await bus.dispatch(line, AS_SYSTEM)
     await bus.dispatch(
-        ReviseDialogue(scene_id=child.scene_id, dialogue_id=aside.dialogue_id, emotional_tone="urgent")
+        ReviseDialogue(scene_id=child.scene_id, dialogue_id=aside.dialogue_id, emotional_tone="urgent"),
+        AS_SYSTEM,
     )
-    await bus.dispatch(RemoveDialogue(scene_id=parent.scene_id, dialogue_id=quote.dialogue_id))
-    await bus.dispatch(RetimeScene(scene_id=child.scene_id, start="1030", end="+15"))
-    await bus.dispatch(RetimeScene(scene_id=parent.scene_id, start="1000", end="1050"))
-    await bus.dispatch(ReclassifyScene(scene_id=chase.scene_id, classification="S3"))
+    await bus.dispatch(RemoveDialogue(scene_id=parent.scene_id, dialogue_id=quote.dialogue_id), AS_SYSTEM)
+    await bus.dispatch(RetimeScene(scene_id=child.scene_id, start="1030", end="+15"), AS_SYSTEM)
+    await bus.dispatch(RetimeScene(scene_id=parent.scene_id, start="1000", end="1050"), AS_SYSTEM)
+    await bus.dispatch(ReclassifyScene(scene_id=chase.scene_id, classification="S3"), AS_SYSTEM)
     group = CreateParallelGroup(movie_id=movie, start="1200", end="1330", relation_type="split_screen")
-    await bus.dispatch(group)
+    await bus.dispatch(group, AS_SYSTEM)
     await bus.dispatch(
-        AddSceneToParallelGroup(group_id=group.group_id, scene_id=chase.scene_id, display_position="top")
+        AddSceneToParallelGroup(group_id=group.group_id, scene_id=chase.scene_id, display_position="top"),
+        AS_SYSTEM,
     )
     await bus.dispatch(
-        AddSceneToParallelGroup(group_id=group.group_id, scene_id=cut.scene_id, display_position="bottom")
+        AddSceneToParallelGroup(group_id=group.group_id, scene_id=cut.scene_id, display_position="bottom"),
+        AS_SYSTEM,
     )
-    await bus.dispatch(RemoveSceneFromParallelGroup(group_id=group.group_id, scene_id=chase.scene_id))
-    await bus.dispatch(DeleteScene(scene_id=cut.scene_id))  # had an actor, a memorable line, a membership
+    await bus.dispatch(
+        RemoveSceneFromParallelGroup(group_id=group.group_id, scene_id=chase.scene_id), AS_SYSTEM
+    )
+    await bus.dispatch(
+        DeleteScene(scene_id=cut.scene_id), AS_SYSTEM
+    )  # had an actor, a memorable line, a membership
     return movie
 
 
@@ -259,7 +272,7 @@ async def _movie_with_a_scene(live: System) -> tuple[UUID, UUID]:
     movie = uuid4()
     await _append(live, MovieRegistered(stream_id=movie, stream_version=1, title="x"))
     scene = CreateScene(movie_id=movie, start="1", end="+30", classification="D1")
-    await live.bus.dispatch(scene)
+    await live.bus.dispatch(scene, AS_SYSTEM)
 
     async def ready() -> bool:
         found = await live.scene_pool.fetchval(

@@ -16,6 +16,7 @@ from events.movie import MovieRegistered
 from infra.bootstrap import System
 from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ
 from read_models.scenes import SceneView
+from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
 from tests.integration.conftest import header, read_topic
 
@@ -70,7 +71,7 @@ async def test_command_lands_in_saga_events_with_metadata(live: System) -> None:
 
 async def test_event_reaches_kafka_with_cloudevents_headers(live: System) -> None:
     cmd = _create(await register_movie(live))
-    await live.bus.dispatch(cmd)
+    await live.bus.dispatch(cmd, AS_SYSTEM)
     [recorded] = await live.event_store.read_stream(cmd.scene_id)
     event_id = str(recorded.event.event_id)
     settings = live.settings
@@ -92,7 +93,7 @@ async def test_event_reaches_kafka_with_cloudevents_headers(live: System) -> Non
 
 async def test_created_scene_appears_in_read_model(live: System) -> None:
     cmd = _create(await register_movie(live))
-    await live.bus.dispatch(cmd)
+    await live.bus.dispatch(cmd, AS_SYSTEM)
     scene = await eventually(lambda: _scene(live, cmd.scene_id))
     assert isinstance(scene, SceneView)
     assert (scene.start_time_seconds, scene.end_time_seconds, scene.duration_seconds) == (5025, 5090, 65)
@@ -109,8 +110,8 @@ async def test_movie_scenes_are_ordered_by_start(live: System) -> None:
     movie = await register_movie(live)
     late = CreateScene(movie_id=movie, start="2:00", end="2:30", classification="A1")
     early = CreateScene(movie_id=movie, start="1:00", end="1:30", classification="R2")
-    await live.bus.dispatch(late)
-    await live.bus.dispatch(early)
+    await live.bus.dispatch(late, AS_SYSTEM)
+    await live.bus.dispatch(early, AS_SYSTEM)
 
     async def both() -> list[SceneView] | None:
         scenes = await live.scenes.by_movie(movie)
@@ -122,11 +123,11 @@ async def test_movie_scenes_are_ordered_by_start(live: System) -> None:
 
 async def test_stale_expected_version_is_rejected_and_nothing_is_written(live: System) -> None:
     cmd = _create(await register_movie(live))
-    await live.bus.dispatch(cmd)
-    await live.bus.dispatch(RetimeScene(scene_id=cmd.scene_id, start="1", end="2"))
+    await live.bus.dispatch(cmd, AS_SYSTEM)
+    await live.bus.dispatch(RetimeScene(scene_id=cmd.scene_id, start="1", end="2"), AS_SYSTEM)
     with pytest.raises(ConcurrencyConflictError):
         await live.bus.dispatch(
-            ReclassifyScene(scene_id=cmd.scene_id, classification="A1", expected_version=1)
+            ReclassifyScene(scene_id=cmd.scene_id, classification="A1", expected_version=1), AS_SYSTEM
         )
     count = await live.event_pool.fetchval(
         "SELECT count(*) FROM saga_events WHERE stream_id = $1", cmd.scene_id
@@ -137,9 +138,9 @@ async def test_stale_expected_version_is_rejected_and_nothing_is_written(live: S
 async def test_redelivered_message_leaves_read_model_unchanged(live: System) -> None:
     settings = live.settings
     cmd = _create(await register_movie(live))
-    await live.bus.dispatch(cmd)
-    await live.bus.dispatch(RetimeScene(scene_id=cmd.scene_id, start="10", end="20"))
-    await live.bus.dispatch(ReclassifyScene(scene_id=cmd.scene_id, classification="A1"))
+    await live.bus.dispatch(cmd, AS_SYSTEM)
+    await live.bus.dispatch(RetimeScene(scene_id=cmd.scene_id, start="10", end="20"), AS_SYSTEM)
+    await live.bus.dispatch(ReclassifyScene(scene_id=cmd.scene_id, classification="A1"), AS_SYSTEM)
     before = await eventually(lambda: _scene(live, cmd.scene_id, version=3))
     [_, retimed, _] = await live.event_store.read_stream(cmd.scene_id)
     retimed_id = str(retimed.event.event_id)
@@ -203,6 +204,7 @@ async def test_command_from_kafka_topic_reaches_read_model(live: System) -> None
             "end": "+5",
             "classification": "C3",
         },
+        "metadata": {"user_id": str(uuid4()), "user_role": "contributor"},
     }
     await _produce_command(live, json.dumps(body).encode())
     scene = await eventually(lambda: _scene(live, scene_id))
@@ -222,6 +224,7 @@ async def test_bad_command_from_kafka_is_dead_lettered_with_reason(live: System)
                 "end": "+5",
                 "classification": "L2",
             },
+            "metadata": {"user_id": str(uuid4()), "user_role": "contributor"},
         }
     ).encode()
     await _produce_command(live, body)
@@ -234,6 +237,25 @@ async def test_bad_command_from_kafka_is_dead_lettered_with_reason(live: System)
     [dead] = [r for r in records if r.value == body]
     assert header(dead, "x-error-field") == "start"
     assert "seconds must be below 60" in (header(dead, "x-error-reason") or "")
+    count = await live.event_pool.fetchval("SELECT count(*) FROM saga_events WHERE stream_id = $1", scene_id)
+    assert count == 0
+
+
+async def test_a_kafka_command_without_an_acting_role_is_dead_lettered_naming_the_role(live: System) -> None:
+    scene_id = uuid4()
+    data = {"scene_id": str(scene_id), "movie_id": str(await register_movie(live))}
+    body = json.dumps(
+        {"type": "CreateScene", "data": {**data, "start": "1", "end": "2", "classification": "O1"}}
+    ).encode()
+    await _produce_command(live, body)
+    settings = live.settings
+    records = await read_topic(
+        settings.require_kafka(),
+        settings.topic(SCENE_COMMANDS_DLQ),
+        until=lambda rs: any(r.value == body for r in rs),
+    )
+    [dead] = [r for r in records if r.value == body]
+    assert (header(dead, "x-error-field"), header(dead, "x-error-type")) == ("role", "PermissionDeniedError")
     count = await live.event_pool.fetchval("SELECT count(*) FROM saga_events WHERE stream_id = $1", scene_id)
     assert count == 0
 
@@ -260,6 +282,7 @@ async def test_unparseable_command_is_dead_lettered_and_consumption_goes_on(live
             "end": "2",
             "classification": "O1",
         },
+        "metadata": {"user_id": str(uuid4()), "user_role": "contributor"},
     }
     await _produce_command(live, json.dumps(body).encode())
     settings = live.settings

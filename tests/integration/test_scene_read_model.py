@@ -28,6 +28,7 @@ from events.base import DomainEvent, EventMetadata
 from events.movie import MovieRegistered
 from infra.bootstrap import System
 from read_models.scenes import MovieSceneStatsView, ParallelGroupView, SceneView
+from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,7 @@ async def _actor(live: System, name: str = "醍醐虎汰朗") -> UUID:
 
 async def _scene(live: System, movie: UUID, start: str = "1000", end: str = "1100", cls: str = "L2") -> UUID:
     cmd = CreateScene(movie_id=movie, start=start, end=end, classification=cls)
-    await live.bus.dispatch(cmd)
+    await live.bus.dispatch(cmd, AS_SYSTEM)
     return cmd.scene_id
 
 
@@ -88,7 +89,8 @@ async def test_cast_actor_is_in_scene_actors_and_in_the_scene_view(live: System)
     await live.bus.dispatch(
         AddSceneActor(
             scene_id=scene, actor_id=actor, character_name="陽菜", role_type="primary", screen_time_seconds=45
-        )
+        ),
+        AS_SYSTEM,
     )
     view = await eventually(lambda: _at_version(live, scene, 2))
     [cast] = view.actors
@@ -105,7 +107,7 @@ async def test_cast_actor_is_in_scene_actors_and_in_the_scene_view(live: System)
 async def test_scene_view_names_the_actor_from_the_cache(live: System) -> None:
     movie, actor = await _movie(live), await _actor(live, "小栗旬")
     scene = await _scene(live, movie)
-    await live.bus.dispatch(AddSceneActor(scene_id=scene, actor_id=actor))
+    await live.bus.dispatch(AddSceneActor(scene_id=scene, actor_id=actor), AS_SYSTEM)
 
     async def named() -> SceneView | None:
         view = await _at_version(live, scene, 2)
@@ -117,8 +119,8 @@ async def test_scene_view_names_the_actor_from_the_cache(live: System) -> None:
 async def test_removed_actor_leaves_scene_actors(live: System) -> None:
     movie, actor = await _movie(live), await _actor(live)
     scene = await _scene(live, movie)
-    await live.bus.dispatch(AddSceneActor(scene_id=scene, actor_id=actor))
-    await live.bus.dispatch(RemoveSceneActor(scene_id=scene, actor_id=actor))
+    await live.bus.dispatch(AddSceneActor(scene_id=scene, actor_id=actor), AS_SYSTEM)
+    await live.bus.dispatch(RemoveSceneActor(scene_id=scene, actor_id=actor), AS_SYSTEM)
     view = await eventually(lambda: _at_version(live, scene, 3))
     assert view.actors == []
     assert await _rows(live, "SELECT 1 FROM scene_actors WHERE scene_id = $1", scene) == []
@@ -160,8 +162,8 @@ async def test_dialogue_lines_are_listed_in_time_order_with_every_column(live: S
         subtitle_text="Who cares if the weather stays crazy",
     )
     early = AddDialogue(scene_id=scene, actor_id=speaker, dialogue_text="晴れ女", start_time_offset=5)
-    await live.bus.dispatch(late)
-    await live.bus.dispatch(early)
+    await live.bus.dispatch(late, AS_SYSTEM)
+    await live.bus.dispatch(early, AS_SYSTEM)
     await eventually(lambda: _at_version(live, scene, 3))
     lines = await live.scenes.dialogues(scene)
     assert lines is not None
@@ -182,8 +184,8 @@ async def test_revised_and_removed_dialogue_lines_follow(live: System) -> None:
     scene = await _scene(live, movie)
     line = AddDialogue(scene_id=scene, actor_id=speaker, dialogue_text="大丈夫", emotional_tone="calm")
     other = AddDialogue(scene_id=scene, actor_id=speaker, dialogue_text="行こう")
-    await live.bus.dispatch(line)
-    await live.bus.dispatch(other)
+    await live.bus.dispatch(line, AS_SYSTEM)
+    await live.bus.dispatch(other, AS_SYSTEM)
     await live.bus.dispatch(
         ReviseDialogue.model_validate(
             {
@@ -192,9 +194,10 @@ async def test_revised_and_removed_dialogue_lines_follow(live: System) -> None:
                 "dialogue_text": "大丈夫だよ",
                 "emotional_tone": None,
             }
-        )
+        ),
+        AS_SYSTEM,
     )
-    await live.bus.dispatch(RemoveDialogue(scene_id=scene, dialogue_id=other.dialogue_id))
+    await live.bus.dispatch(RemoveDialogue(scene_id=scene, dialogue_id=other.dialogue_id), AS_SYSTEM)
     view = await eventually(lambda: _at_version(live, scene, 5))
     [kept] = view.dialogues
     assert (kept.id, kept.dialogue_text, kept.emotional_tone) == (line.dialogue_id, "大丈夫だよ", None)
@@ -205,12 +208,13 @@ async def test_a_dialogue_id_cannot_be_reused_in_another_scene(live: System) -> 
     movie, speaker = await _movie(live), await _actor(live)
     first, second = await _scene(live, movie), await _scene(live, movie, "2000", "2100")
     line = AddDialogue(scene_id=first, actor_id=speaker, dialogue_text="一度だけ")
-    await live.bus.dispatch(line)
+    await live.bus.dispatch(line, AS_SYSTEM)
     with pytest.raises(UniqueKeyTakenError):
         await live.bus.dispatch(
             AddDialogue(
                 scene_id=second, dialogue_id=line.dialogue_id, actor_id=speaker, dialogue_text="二度目"
-            )
+            ),
+            AS_SYSTEM,
         )
     count = await live.event_pool.fetchval("SELECT count(*) FROM saga_events WHERE stream_id = $1", second)
     assert count == 1
@@ -251,7 +255,7 @@ async def test_nested_scene_points_at_its_parent_and_the_parent_moves_on(live: S
         scene_type="nested",
         parent_scene_id=parent,
     )
-    await live.bus.dispatch(child)
+    await live.bus.dispatch(child, AS_SYSTEM)
     nested = await eventually(lambda: _at_version(live, child.scene_id, 1))
     assert (nested.parent_scene_id, nested.scene_type) == (parent, "nested")
     await eventually(lambda: _at_version(live, parent, 2))  # NestedSceneAttached on the parent's stream
@@ -277,16 +281,18 @@ async def test_parallel_group_lists_its_members_in_time_order(live: System) -> N
         relation_type="split_screen",
         narrative_purpose="同時進行の緊張",
     )
-    await live.bus.dispatch(group)
+    await live.bus.dispatch(group, AS_SYSTEM)
     await live.bus.dispatch(
         AddSceneToParallelGroup(
             group_id=group.group_id, scene_id=right, display_position="right", narrative_role="main"
-        )
+        ),
+        AS_SYSTEM,
     )
     await live.bus.dispatch(
         AddSceneToParallelGroup(
             group_id=group.group_id, scene_id=left, display_position="left", narrative_role="subplot"
-        )
+        ),
+        AS_SYSTEM,
     )
     [found] = await eventually(lambda: _groups(live, movie, 2))
     assert (found.id, found.group_name, found.relation_type, found.start_time_seconds) == (
@@ -305,12 +311,12 @@ async def test_removed_member_and_dissolved_group_leave_the_read_model(live: Sys
     movie = await _movie(live)
     scene = await _scene(live, movie)
     group = CreateParallelGroup(movie_id=movie, start="1000", end="1100", relation_type="parallel_narrative")
-    await live.bus.dispatch(group)
-    await live.bus.dispatch(AddSceneToParallelGroup(group_id=group.group_id, scene_id=scene))
+    await live.bus.dispatch(group, AS_SYSTEM)
+    await live.bus.dispatch(AddSceneToParallelGroup(group_id=group.group_id, scene_id=scene), AS_SYSTEM)
     await eventually(lambda: _groups(live, movie, 1))
-    await live.bus.dispatch(RemoveMember(group_id=group.group_id, scene_id=scene))
+    await live.bus.dispatch(RemoveMember(group_id=group.group_id, scene_id=scene), AS_SYSTEM)
     await eventually(lambda: _groups(live, movie, 0))
-    await live.bus.dispatch(DissolveParallelGroup(group_id=group.group_id))
+    await live.bus.dispatch(DissolveParallelGroup(group_id=group.group_id), AS_SYSTEM)
 
     async def gone() -> bool:
         return await live.scenes.parallel_group(group.group_id) is None
@@ -357,12 +363,13 @@ async def test_stats_count_scenes_by_class_duration_lines_and_distinct_actors(li
     codes = ["A1", "R2", "L3", "C1", "D1", "S1", "O1", "L2-3"]
     scenes = [await _scene(live, movie, f"{10 + i}00", f"+{10 + i}", code) for i, code in enumerate(codes)]
     for scene in scenes[:2]:
-        await live.bus.dispatch(AddSceneActor(scene_id=scene, actor_id=speaker))
-    await live.bus.dispatch(AddSceneActor(scene_id=scenes[2], actor_id=other))
+        await live.bus.dispatch(AddSceneActor(scene_id=scene, actor_id=speaker), AS_SYSTEM)
+    await live.bus.dispatch(AddSceneActor(scene_id=scenes[2], actor_id=other), AS_SYSTEM)
     await live.bus.dispatch(
-        AddDialogue(scene_id=scenes[0], actor_id=speaker, dialogue_text="a", is_memorable_quote=True)
+        AddDialogue(scene_id=scenes[0], actor_id=speaker, dialogue_text="a", is_memorable_quote=True),
+        AS_SYSTEM,
     )
-    await live.bus.dispatch(AddDialogue(scene_id=scenes[1], actor_id=speaker, dialogue_text="b"))
+    await live.bus.dispatch(AddDialogue(scene_id=scenes[1], actor_id=speaker, dialogue_text="b"), AS_SYSTEM)
     stats = await eventually(
         _stats_become(live, movie, total_scenes=8, total_dialogues_count=2, unique_actors_count=2)
     )
@@ -383,8 +390,8 @@ async def test_stats_follow_retimes_and_reclassifications(live: System) -> None:
     movie = await _movie(live)
     scene = await _scene(live, movie, "1000", "+30", "A1")
     await eventually(_stats_become(live, movie, total_duration_seconds=30, action_scenes_count=1))
-    await live.bus.dispatch(RetimeScene(scene_id=scene, start="1000", end="+45"))
-    await live.bus.dispatch(ReclassifyScene(scene_id=scene, classification="S2"))
+    await live.bus.dispatch(RetimeScene(scene_id=scene, start="1000", end="+45"), AS_SYSTEM)
+    await live.bus.dispatch(ReclassifyScene(scene_id=scene, classification="S2"), AS_SYSTEM)
     await eventually(
         _stats_become(live, movie, total_duration_seconds=45, action_scenes_count=0, suspense_scenes_count=1)
     )
@@ -394,19 +401,20 @@ async def test_deleting_a_scene_cascades_out_of_every_table_and_the_stats(live: 
     movie, actor = await _movie(live), await _actor(live)
     kept = await _scene(live, movie, "2000", "2100", "D1")
     doomed = await _scene(live, movie, "1000", "1100", "A1")
-    await live.bus.dispatch(AddSceneActor(scene_id=doomed, actor_id=actor))
+    await live.bus.dispatch(AddSceneActor(scene_id=doomed, actor_id=actor), AS_SYSTEM)
     await live.bus.dispatch(
-        AddDialogue(scene_id=doomed, actor_id=actor, dialogue_text="さよなら", is_memorable_quote=True)
+        AddDialogue(scene_id=doomed, actor_id=actor, dialogue_text="さよなら", is_memorable_quote=True),
+        AS_SYSTEM,
     )
     group = CreateParallelGroup(movie_id=movie, start="1000", end="1100", relation_type="overlapping_events")
-    await live.bus.dispatch(group)
-    await live.bus.dispatch(AddSceneToParallelGroup(group_id=group.group_id, scene_id=doomed))
+    await live.bus.dispatch(group, AS_SYSTEM)
+    await live.bus.dispatch(AddSceneToParallelGroup(group_id=group.group_id, scene_id=doomed), AS_SYSTEM)
     await eventually(
         _stats_become(live, movie, total_scenes=2, memorable_quotes_count=1, unique_actors_count=1)
     )
     await eventually(lambda: _groups(live, movie, 1))
 
-    await live.bus.dispatch(DeleteScene(scene_id=doomed))
+    await live.bus.dispatch(DeleteScene(scene_id=doomed), AS_SYSTEM)
 
     stats = await eventually(
         _stats_become(

@@ -93,7 +93,7 @@ def test_a_tampered_token_is_refused(authority: TokenAuthority) -> None:
 def test_an_unsigned_token_is_refused(authority: TokenAuthority) -> None:
     exp = datetime.now(UTC) + timedelta(minutes=5)
     unsigned = jwt.encode(
-        {"sub": str(uuid4()), "role": "admin", "iat": datetime.now(UTC), "exp": exp}, None, algorithm="none"
+        {"sub": str(uuid4()), "role": "admin", "iat": datetime.now(UTC), "exp": exp}, "", algorithm="none"
     )
     with pytest.raises(InvalidTokenError):
         authority.verify(unsigned)

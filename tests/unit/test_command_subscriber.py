@@ -7,7 +7,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
 from commands.base import HandlerDeps
 from commands.handlers import CommandBus
@@ -51,14 +51,39 @@ async def _movie(store: InMemoryEventStore) -> str:
 
 async def test_valid_command_is_appended() -> None:
     broker, store, dead = _broker()
+    user = uuid4()
+    body = {
+        "type": "CreateScene",
+        "data": {"movie_id": await _movie(store), "start": "1", "end": "2", "classification": "D1"},
+        "metadata": {"user_id": str(user), "user_role": "contributor"},
+    }
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(json.dumps(body).encode(), topic=SCENE_COMMANDS)
+    assert [type(r.event) for r in store.all_events] == [MovieRegistered, SceneCreated]
+    created = store.all_events[-1]
+    assert isinstance(created.event, SceneCreated)
+    assert (created.metadata.user_id, created.event.created_by) == (user, user)
+    assert dead == []
+
+
+async def test_a_command_without_an_acting_role_goes_to_dead_letters_naming_the_role() -> None:
+    broker, store, _ = _broker()
+    headers: list[dict[str, str]] = []
+
+    @broker.subscriber(SCENE_COMMANDS_DLQ, group_id="headers")
+    async def collect_headers(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001  headers only
+        headers.append(dict(msg.headers))
+
     body = {
         "type": "CreateScene",
         "data": {"movie_id": await _movie(store), "start": "1", "end": "2", "classification": "D1"},
     }
     async with TestKafkaBroker(broker) as br:
         await br.publish(json.dumps(body).encode(), topic=SCENE_COMMANDS)
-    assert [type(r.event) for r in store.all_events] == [MovieRegistered, SceneCreated]
-    assert dead == []
+    assert [type(r.event) for r in store.all_events] == [MovieRegistered]
+    [dead] = headers
+    assert (dead["x-error-field"], dead["x-error-type"]) == ("role", "PermissionDeniedError")
+    assert "without an acting role" in dead["x-error-reason"]
 
 
 async def test_rejected_command_goes_to_dead_letters_and_writes_nothing() -> None:
@@ -66,6 +91,7 @@ async def test_rejected_command_goes_to_dead_letters_and_writes_nothing() -> Non
     body = {
         "type": "CreateScene",
         "data": {"movie_id": await _movie(store), "start": "1", "end": "1", "classification": "D1"},
+        "metadata": {"user_id": str(uuid4()), "user_role": "contributor"},
     }
     async with TestKafkaBroker(broker) as br:
         await br.publish(json.dumps(body).encode(), topic=SCENE_COMMANDS)

@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException
 
 from infra.auth import TokenAuthority, bearer_headers, default_authority
 from infra.http.common import Acting, CommandId, SignedInUserId, found
+from tests.acting import EveryUserActive
 
 pytestmark = pytest.mark.unit
 
@@ -30,6 +31,7 @@ def _auth_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _app() -> FastAPI:
     app = FastAPI()
+    app.state.user_status = EveryUserActive()
 
     @app.post("/echo")
     async def echo(meta: Acting, command_id: CommandId) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from commands.base import HandlerDeps
+from commands.authorization import SYSTEM_ROLE
+from commands.base import Command, HandlerDeps
 from commands.errors import (
     ConcurrencyConflictError,
     InvalidCommandError,
+    PermissionDeniedError,
     StreamNotFoundError,
     UniqueKeyTakenError,
 )
@@ -23,13 +25,17 @@ from commands.scene import (
     AddSceneActor,
     CreateScene,
     DeleteScene,
+    EditSceneDetails,
+    ReclassifyScene,
+    RemoveDialogue,
+    RemoveSceneActor,
     RetimeScene,
     ReviseDialogue,
 )
 from commands.scene_handlers import SCENE_HANDLERS
 from events.actor import ActorRegistered, ActorRemoved
 from events.base import DomainEvent, EventMetadata
-from events.movie import MovieRegistered, MovieRemoved
+from events.movie import MovieRegistered, MovieRemovalBegun, MovieRemoved
 from events.scene import (
     DialogueAdded,
     NestedSceneAttached,
@@ -43,6 +49,7 @@ from events.scene import (
     SceneDeleted,
 )
 from infra.memory_event_store import InMemoryEventStore
+from tests.acting import AS_SYSTEM
 
 pytestmark = pytest.mark.unit
 
@@ -104,7 +111,7 @@ async def _types(store: InMemoryEventStore, stream: UUID) -> list[type[DomainEve
 
 async def _scene(bus: CommandBus, movie: UUID, start: str = "1000", end: str = "1100") -> CreateScene:
     cmd = CreateScene(movie_id=movie, start=start, end=end, classification="R1")
-    await bus.dispatch(cmd)
+    await bus.dispatch(cmd, AS_SYSTEM)
     return cmd
 
 
@@ -119,7 +126,7 @@ async def _nested(
         scene_type="nested",
         parent_scene_id=parent.scene_id,
     )
-    await bus.dispatch(cmd)
+    await bus.dispatch(cmd, AS_SYSTEM)
     return cmd
 
 
@@ -129,7 +136,7 @@ async def _nested(
 async def test_scene_of_an_unregistered_movie_is_rejected_and_nothing_is_written() -> None:
     bus, store = _bus()
     with pytest.raises(StreamNotFoundError) as err:
-        await bus.dispatch(CreateScene(movie_id=uuid4(), start="1", end="2", classification="L2"))
+        await bus.dispatch(CreateScene(movie_id=uuid4(), start="1", end="2", classification="L2"), AS_SYSTEM)
     assert (err.value.field, err.value.referenced) == ("movie_id", True)
     assert store.all_events == []
 
@@ -139,14 +146,16 @@ async def test_scene_of_a_removed_movie_is_rejected() -> None:
     movie = await _movie(store)
     await _append(store, MovieRemoved(stream_id=movie, stream_version=2))
     with pytest.raises(StreamNotFoundError) as err:
-        await bus.dispatch(CreateScene(movie_id=movie, start="1", end="2", classification="L2"))
+        await bus.dispatch(CreateScene(movie_id=movie, start="1", end="2", classification="L2"), AS_SYSTEM)
     assert err.value.field == "movie_id"
 
 
 async def test_bad_input_is_reported_before_the_unknown_movie() -> None:
     bus, _ = _bus()
     with pytest.raises(InvalidCommandError) as err:
-        await bus.dispatch(CreateScene(movie_id=uuid4(), start="0175", end="+5", classification="L2"))
+        await bus.dispatch(
+            CreateScene(movie_id=uuid4(), start="0175", end="+5", classification="L2"), AS_SYSTEM
+        )
     assert err.value.field == "start"
 
 
@@ -154,7 +163,7 @@ async def test_retried_create_answers_as_before_even_after_the_movie_left() -> N
     bus, store = _bus()
     cmd = await _scene(bus, await _movie(store))
     await _append(store, MovieRemoved(stream_id=cmd.movie_id, stream_version=2))
-    again = await bus.dispatch(cmd)
+    again = await bus.dispatch(cmd, AS_SYSTEM)
     assert again.duplicate
     assert again.stream_id == cmd.scene_id
 
@@ -166,7 +175,7 @@ async def test_unknown_actor_cannot_be_cast() -> None:
     bus, store = _bus()
     scene = await _scene(bus, await _movie(store))
     with pytest.raises(StreamNotFoundError) as err:
-        await bus.dispatch(AddSceneActor(scene_id=scene.scene_id, actor_id=uuid4()))
+        await bus.dispatch(AddSceneActor(scene_id=scene.scene_id, actor_id=uuid4()), AS_SYSTEM)
     assert (err.value.field, err.value.referenced) == ("actor_id", True)
     assert await _types(store, scene.scene_id) == [SceneCreated]
 
@@ -177,13 +186,15 @@ async def test_removed_actor_cannot_be_cast() -> None:
     actor = await _actor(store)
     await _append(store, ActorRemoved(stream_id=actor, stream_version=2))
     with pytest.raises(StreamNotFoundError):
-        await bus.dispatch(AddSceneActor(scene_id=scene.scene_id, actor_id=actor))
+        await bus.dispatch(AddSceneActor(scene_id=scene.scene_id, actor_id=actor), AS_SYSTEM)
 
 
 async def test_registered_actor_is_cast() -> None:
     bus, store = _bus()
     scene = await _scene(bus, await _movie(store))
-    result = await bus.dispatch(AddSceneActor(scene_id=scene.scene_id, actor_id=await _actor(store)))
+    result = await bus.dispatch(
+        AddSceneActor(scene_id=scene.scene_id, actor_id=await _actor(store)), AS_SYSTEM
+    )
     assert result.stream_version == 2
     assert await _types(store, scene.scene_id) == [SceneCreated, SceneActorAdded]
 
@@ -192,7 +203,9 @@ async def test_dialogue_of_an_unknown_speaker_is_rejected() -> None:
     bus, store = _bus()
     scene = await _scene(bus, await _movie(store))
     with pytest.raises(StreamNotFoundError) as err:
-        await bus.dispatch(AddDialogue(scene_id=scene.scene_id, actor_id=uuid4(), dialogue_text="…"))
+        await bus.dispatch(
+            AddDialogue(scene_id=scene.scene_id, actor_id=uuid4(), dialogue_text="…"), AS_SYSTEM
+        )
     assert err.value.field == "actor_id"
 
 
@@ -200,10 +213,10 @@ async def test_revision_to_an_unknown_speaker_is_rejected() -> None:
     bus, store = _bus()
     scene = await _scene(bus, await _movie(store))
     line = AddDialogue(scene_id=scene.scene_id, actor_id=await _actor(store), dialogue_text="…")
-    await bus.dispatch(line)
+    await bus.dispatch(line, AS_SYSTEM)
     with pytest.raises(StreamNotFoundError):
         await bus.dispatch(
-            ReviseDialogue(scene_id=scene.scene_id, dialogue_id=line.dialogue_id, actor_id=uuid4())
+            ReviseDialogue(scene_id=scene.scene_id, dialogue_id=line.dialogue_id, actor_id=uuid4()), AS_SYSTEM
         )
 
 
@@ -212,12 +225,13 @@ async def test_a_dialogue_id_names_one_line_in_one_scene() -> None:
     movie, speaker = await _movie(store), await _actor(store)
     first, second = await _scene(bus, movie), await _scene(bus, movie, "2000", "2100")
     line = AddDialogue(scene_id=first.scene_id, actor_id=speaker, dialogue_text="…")
-    await bus.dispatch(line)
+    await bus.dispatch(line, AS_SYSTEM)
     with pytest.raises(UniqueKeyTakenError):
         await bus.dispatch(
             AddDialogue(
                 scene_id=second.scene_id, dialogue_id=line.dialogue_id, actor_id=speaker, dialogue_text="…"
-            )
+            ),
+            AS_SYSTEM,
         )
     assert await _types(store, first.scene_id) == [SceneCreated, DialogueAdded]
     assert await _types(store, second.scene_id) == [SceneCreated]
@@ -226,8 +240,8 @@ async def test_a_dialogue_id_names_one_line_in_one_scene() -> None:
 async def test_deleting_a_scene_removes_its_cast_in_the_same_append() -> None:
     bus, store = _bus()
     scene = await _scene(bus, await _movie(store))
-    await bus.dispatch(AddSceneActor(scene_id=scene.scene_id, actor_id=await _actor(store)))
-    result = await bus.dispatch(DeleteScene(scene_id=scene.scene_id))
+    await bus.dispatch(AddSceneActor(scene_id=scene.scene_id, actor_id=await _actor(store)), AS_SYSTEM)
+    result = await bus.dispatch(DeleteScene(scene_id=scene.scene_id), AS_SYSTEM)
     assert len(result.positions) == 2
     assert await _types(store, scene.scene_id) == [
         SceneCreated,
@@ -268,7 +282,7 @@ async def test_parent_retime_that_would_exclude_a_child_is_rejected() -> None:
     parent = await _scene(bus, await _movie(store))
     await _nested(bus, parent, "1010", "1020")
     with pytest.raises(InvalidCommandError) as err:
-        await bus.dispatch(RetimeScene(scene_id=parent.scene_id, start="1015", end="1100"))
+        await bus.dispatch(RetimeScene(scene_id=parent.scene_id, start="1015", end="1100"), AS_SYSTEM)
     assert err.value.field == "start"
 
 
@@ -277,7 +291,7 @@ async def test_child_retime_outside_its_parent_is_rejected_and_both_streams_stay
     parent = await _scene(bus, await _movie(store))
     child = await _nested(bus, parent)
     with pytest.raises(InvalidCommandError) as err:
-        await bus.dispatch(RetimeScene(scene_id=child.scene_id, start="1050", end="1110"))
+        await bus.dispatch(RetimeScene(scene_id=child.scene_id, start="1050", end="1110"), AS_SYSTEM)
     assert err.value.field == "end"
     assert await _types(store, parent.scene_id) == [SceneCreated, NestedSceneAttached]
     assert await _types(store, child.scene_id) == [SceneCreated]
@@ -287,12 +301,12 @@ async def test_child_retime_inside_its_parent_is_recorded_on_both_streams() -> N
     bus, store = _bus()
     parent = await _scene(bus, await _movie(store))
     child = await _nested(bus, parent)
-    await bus.dispatch(RetimeScene(scene_id=child.scene_id, start="1030", end="1040"))
+    await bus.dispatch(RetimeScene(scene_id=child.scene_id, start="1030", end="1040"), AS_SYSTEM)
     assert await _types(store, parent.scene_id) == [SceneCreated, NestedSceneAttached, NestedSceneMoved]
     # The parent now guards the new range: it may shrink to 10:30-10:40 but not below.
     with pytest.raises(InvalidCommandError):
-        await bus.dispatch(RetimeScene(scene_id=parent.scene_id, start="1031", end="1100"))
-    await bus.dispatch(RetimeScene(scene_id=parent.scene_id, start="1030", end="1040"))
+        await bus.dispatch(RetimeScene(scene_id=parent.scene_id, start="1031", end="1100"), AS_SYSTEM)
+    await bus.dispatch(RetimeScene(scene_id=parent.scene_id, start="1030", end="1040"), AS_SYSTEM)
 
 
 async def test_parent_with_a_child_cannot_be_deleted_until_the_child_is() -> None:
@@ -300,10 +314,10 @@ async def test_parent_with_a_child_cannot_be_deleted_until_the_child_is() -> Non
     parent = await _scene(bus, await _movie(store))
     child = await _nested(bus, parent)
     with pytest.raises(InvalidCommandError):
-        await bus.dispatch(DeleteScene(scene_id=parent.scene_id))
-    await bus.dispatch(DeleteScene(scene_id=child.scene_id))
+        await bus.dispatch(DeleteScene(scene_id=parent.scene_id), AS_SYSTEM)
+    await bus.dispatch(DeleteScene(scene_id=child.scene_id), AS_SYSTEM)
     assert (await _types(store, parent.scene_id))[-1] is NestedSceneDetached
-    await bus.dispatch(DeleteScene(scene_id=parent.scene_id))
+    await bus.dispatch(DeleteScene(scene_id=parent.scene_id), AS_SYSTEM)
     assert (await _types(store, parent.scene_id))[-1] is SceneDeleted
 
 
@@ -323,10 +337,11 @@ async def test_rejected_child_append_is_undone_on_the_parent() -> None:
                 classification="R1",
                 scene_type="nested",
                 parent_scene_id=parent.scene_id,
-            )
+            ),
+            AS_SYSTEM,
         )
     assert await _types(store, parent.scene_id) == [SceneCreated, NestedSceneAttached, NestedSceneDetached]
-    await bus.dispatch(DeleteScene(scene_id=parent.scene_id))
+    await bus.dispatch(DeleteScene(scene_id=parent.scene_id), AS_SYSTEM)
 
 
 async def test_retry_after_a_crash_between_the_two_appends_completes_the_pair() -> None:
@@ -343,8 +358,8 @@ async def test_retry_after_a_crash_between_the_two_appends_completes_the_pair() 
     )
     store.fail_next[cmd.scene_id] = ConnectionResetError("database went away")
     with pytest.raises(ConnectionResetError):
-        await bus.dispatch(cmd)
-    await bus.dispatch(cmd)
+        await bus.dispatch(cmd, AS_SYSTEM)
+    await bus.dispatch(cmd, AS_SYSTEM)
     assert await _types(store, parent.scene_id) == [SceneCreated, NestedSceneAttached]
     assert await _types(store, cmd.scene_id) == [SceneCreated]
 
@@ -357,9 +372,9 @@ async def test_retried_delete_completes_an_interrupted_detach() -> None:
     delete = DeleteScene(scene_id=child.scene_id)
     store.fail_next[parent.scene_id] = ConnectionResetError("database went away")
     with pytest.raises(ConnectionResetError):
-        await bus.dispatch(delete)
+        await bus.dispatch(delete, AS_SYSTEM)
     assert (await _types(store, parent.scene_id))[-1] is NestedSceneAttached  # the safe side: still blocks
-    again = await bus.dispatch(delete)
+    again = await bus.dispatch(delete, AS_SYSTEM)
     assert again.duplicate
     assert (await _types(store, parent.scene_id))[-1] is NestedSceneDetached
 
@@ -371,7 +386,8 @@ async def test_parallel_group_of_an_unknown_movie_is_rejected() -> None:
     bus, store = _bus()
     with pytest.raises(StreamNotFoundError) as err:
         await bus.dispatch(
-            CreateParallelGroup(movie_id=uuid4(), start="1000", end="1100", relation_type="split_screen")
+            CreateParallelGroup(movie_id=uuid4(), start="1000", end="1100", relation_type="split_screen"),
+            AS_SYSTEM,
         )
     assert err.value.field == "movie_id"
     assert store.all_events == []
@@ -382,9 +398,10 @@ async def test_scene_joins_a_parallel_group_of_its_movie() -> None:
     movie = await _movie(store)
     scene = await _scene(bus, movie)
     group = CreateParallelGroup(movie_id=movie, start="1030", end="1130", relation_type="split_screen")
-    await bus.dispatch(group)
+    await bus.dispatch(group, AS_SYSTEM)
     await bus.dispatch(
-        AddSceneToParallelGroup(group_id=group.group_id, scene_id=scene.scene_id, display_position="left")
+        AddSceneToParallelGroup(group_id=group.group_id, scene_id=scene.scene_id, display_position="left"),
+        AS_SYSTEM,
     )
     assert await _types(store, group.group_id) == [ParallelGroupCreated, SceneAddedToParallelGroup]
     [created, _] = [r.event for r in await store.read_stream(group.group_id)]
@@ -396,9 +413,208 @@ async def test_deleted_scene_cannot_join_a_parallel_group() -> None:
     bus, store = _bus()
     movie = await _movie(store)
     scene = await _scene(bus, movie)
-    await bus.dispatch(DeleteScene(scene_id=scene.scene_id))
+    await bus.dispatch(DeleteScene(scene_id=scene.scene_id), AS_SYSTEM)
     group = CreateParallelGroup(movie_id=movie, start="1000", end="1100", relation_type="parallel_narrative")
-    await bus.dispatch(group)
+    await bus.dispatch(group, AS_SYSTEM)
     with pytest.raises(StreamNotFoundError) as err:
-        await bus.dispatch(AddSceneToParallelGroup(group_id=group.group_id, scene_id=scene.scene_id))
+        await bus.dispatch(
+            AddSceneToParallelGroup(group_id=group.group_id, scene_id=scene.scene_id), AS_SYSTEM
+        )
     assert (err.value.field, err.value.referenced) == ("scene_id", True)
+
+
+# --- authorization in the handlers: judged on the scene's own stream, for every entry point ----
+
+
+def _acting(role: str | None, user: UUID | None = None) -> EventMetadata:
+    return EventMetadata(user_id=user or (uuid4() if role else None), user_role=role)
+
+
+def _changes(scene: UUID, actor: UUID) -> list[Command]:
+    """One command of each kind that changes an existing scene, in an order that applies them all."""
+    line = uuid4()
+    return [
+        RetimeScene(scene_id=scene, start="1000", end="1050"),
+        ReclassifyScene(scene_id=scene, classification="A1"),
+        EditSceneDetails(scene_id=scene, description="書き換え"),
+        AddSceneActor(scene_id=scene, actor_id=actor),
+        RemoveSceneActor(scene_id=scene, actor_id=actor),
+        AddDialogue(scene_id=scene, dialogue_id=line, actor_id=actor, dialogue_text="はい"),
+        ReviseDialogue(scene_id=scene, dialogue_id=line, dialogue_text="いいえ"),
+        RemoveDialogue(scene_id=scene, dialogue_id=line),
+        DeleteScene(scene_id=scene),
+    ]
+
+
+async def _owned_scene(bus: CommandBus, store: InMemoryEventStore, owner: UUID) -> tuple[CreateScene, UUID]:
+    """A scene a contributor created, with an actor in its cast and a line (so every change applies)."""
+    actor = await _actor(store)
+    cmd = CreateScene(movie_id=await _movie(store), start="1000", end="1100", classification="R1")
+    me = _acting("contributor", owner)
+    await bus.dispatch(cmd, me)
+    return cmd, actor
+
+
+@pytest.mark.parametrize("role", ["viewer", None])
+async def test_a_viewer_or_a_command_without_a_role_cannot_create_a_scene(role: str | None) -> None:
+    bus, store = _bus()
+    cmd = CreateScene(movie_id=await _movie(store), start="1", end="2", classification="L2")
+    with pytest.raises(PermissionDeniedError) as err:
+        await bus.dispatch(cmd, _acting(role))
+    assert err.value.field == "role"
+    assert await _types(store, cmd.scene_id) == []
+
+
+async def test_a_contributor_creates_a_scene_in_their_own_name() -> None:
+    bus, store = _bus()
+    user = uuid4()
+    cmd = CreateScene(movie_id=await _movie(store), start="1", end="2", classification="L2")
+    await bus.dispatch(cmd, _acting("contributor", user))
+    [created] = [r.event for r in await store.read_stream(cmd.scene_id)]
+    assert isinstance(created, SceneCreated)
+    assert created.created_by == user
+
+
+@pytest.mark.parametrize("index", range(9))
+async def test_a_contributor_cannot_change_someone_elses_scene(index: int) -> None:
+    bus, store = _bus()
+    owner = uuid4()
+    scene, actor = await _owned_scene(bus, store, owner)
+    before = await _types(store, scene.scene_id)
+    with pytest.raises(PermissionDeniedError) as err:
+        await bus.dispatch(_changes(scene.scene_id, actor)[index], _acting("contributor"))
+    assert err.value.field == "scene_id"
+    assert await _types(store, scene.scene_id) == before
+
+
+@pytest.mark.parametrize("role", ["professional", "viewer"])
+async def test_only_writers_who_created_it_change_a_scene(role: str) -> None:
+    bus, store = _bus()
+    scene, _ = await _owned_scene(bus, store, uuid4())
+    with pytest.raises(PermissionDeniedError):
+        await bus.dispatch(ReclassifyScene(scene_id=scene.scene_id, classification="A1"), _acting(role))
+
+
+async def test_the_creator_makes_every_change_to_their_scene() -> None:
+    bus, store = _bus()
+    owner = uuid4()
+    scene, actor = await _owned_scene(bus, store, owner)
+    for cmd in _changes(scene.scene_id, actor):
+        await bus.dispatch(cmd, _acting("contributor", owner))
+    assert (await _types(store, scene.scene_id))[-1] is SceneDeleted
+
+
+@pytest.mark.parametrize("role", ["admin", SYSTEM_ROLE])
+async def test_an_admin_and_the_system_make_every_change_to_anyones_scene(role: str) -> None:
+    bus, store = _bus()
+    scene, actor = await _owned_scene(bus, store, uuid4())
+    for cmd in _changes(scene.scene_id, actor):
+        await bus.dispatch(cmd, _acting(role))
+    assert (await _types(store, scene.scene_id))[-1] is SceneDeleted
+
+
+async def test_a_scene_the_system_created_is_changed_by_admins_not_by_contributors() -> None:
+    bus, store = _bus()
+    scene = await _scene(bus, await _movie(store))
+    with pytest.raises(PermissionDeniedError):
+        await bus.dispatch(
+            ReclassifyScene(scene_id=scene.scene_id, classification="A1"), _acting("contributor")
+        )
+    await bus.dispatch(ReclassifyScene(scene_id=scene.scene_id, classification="A1"), _acting("admin"))
+
+
+async def test_a_change_to_an_unknown_scene_is_not_found_for_a_writer_and_forbidden_for_a_viewer() -> None:
+    bus, _ = _bus()
+    with pytest.raises(StreamNotFoundError):
+        await bus.dispatch(ReclassifyScene(scene_id=uuid4(), classification="A1"), _acting("contributor"))
+    with pytest.raises(PermissionDeniedError):
+        await bus.dispatch(ReclassifyScene(scene_id=uuid4(), classification="A1"), _acting("viewer"))
+
+
+async def test_nesting_inside_someone_elses_scene_is_forbidden_and_writes_nothing() -> None:
+    bus, store = _bus()
+    parent, _ = await _owned_scene(bus, store, uuid4())
+    child = CreateScene(
+        movie_id=parent.movie_id,
+        start="1010",
+        end="1020",
+        classification="R1",
+        scene_type="nested",
+        parent_scene_id=parent.scene_id,
+    )
+    with pytest.raises(PermissionDeniedError):
+        await bus.dispatch(child, _acting("contributor"))
+    assert await _types(store, parent.scene_id) == [SceneCreated]
+    assert await _types(store, child.scene_id) == []
+
+
+async def test_the_parents_creator_nests_a_scene_inside_it() -> None:
+    bus, store = _bus()
+    owner = uuid4()
+    parent, _ = await _owned_scene(bus, store, owner)
+    child = CreateScene(
+        movie_id=parent.movie_id,
+        start="1010",
+        end="1020",
+        classification="R1",
+        scene_type="nested",
+        parent_scene_id=parent.scene_id,
+    )
+    await bus.dispatch(child, _acting("contributor", owner))
+    assert await _types(store, parent.scene_id) == [SceneCreated, NestedSceneAttached]
+
+
+async def test_a_forbidden_retime_of_a_nested_scene_leaves_its_parent_alone() -> None:
+    bus, store = _bus()
+    owner = uuid4()
+    parent, _ = await _owned_scene(bus, store, owner)
+    child = CreateScene(
+        movie_id=parent.movie_id,
+        start="1010",
+        end="1020",
+        classification="R1",
+        scene_type="nested",
+        parent_scene_id=parent.scene_id,
+    )
+    await bus.dispatch(child, _acting("contributor", owner))
+    with pytest.raises(PermissionDeniedError):
+        await bus.dispatch(
+            RetimeScene(scene_id=child.scene_id, start="1030", end="1040"), _acting("contributor")
+        )
+    assert await _types(store, parent.scene_id) == [SceneCreated, NestedSceneAttached]
+
+
+@pytest.mark.parametrize("role", ["viewer", None])
+async def test_a_viewer_or_a_command_without_a_role_cannot_create_a_parallel_group(role: str | None) -> None:
+    bus, store = _bus()
+    movie = await _movie(store)
+    group = CreateParallelGroup(movie_id=movie, start="1000", end="1100", relation_type="split_screen")
+    with pytest.raises(PermissionDeniedError):
+        await bus.dispatch(group, EventMetadata(user_role=role))
+    assert await _types(store, group.group_id) == []
+
+
+async def test_a_viewer_cannot_add_a_scene_to_a_parallel_group() -> None:
+    bus, store = _bus()
+    movie = await _movie(store)
+    group = CreateParallelGroup(movie_id=movie, start="1000", end="1100", relation_type="split_screen")
+    await bus.dispatch(group, AS_SYSTEM)
+    scene = CreateScene(movie_id=movie, start="1010", end="1050", classification="A1")
+    await bus.dispatch(scene, AS_SYSTEM)
+    with pytest.raises(PermissionDeniedError):
+        await bus.dispatch(
+            AddSceneToParallelGroup(group_id=group.group_id, scene_id=scene.scene_id), _acting("viewer")
+        )
+    assert await _types(store, group.group_id) == [ParallelGroupCreated]
+
+
+async def test_a_scene_for_a_movie_being_removed_is_refused_naming_the_movie() -> None:
+    bus, store = _bus()
+    movie = await _movie(store)
+    await _append(store, MovieRemovalBegun(stream_id=movie, stream_version=2, saga_id=uuid4()))
+    scene = CreateScene(movie_id=movie, start="1010", end="1050", classification="A1")
+    with pytest.raises(InvalidCommandError) as err:
+        await bus.dispatch(scene, AS_SYSTEM)
+    assert err.value.field == "movie_id"
+    assert "being removed" in err.value.reason
+    assert await _types(store, scene.scene_id) == []

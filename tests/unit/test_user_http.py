@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from commands.base import HandlerDeps
 from commands.handlers import CommandBus
-from events.user import UserProfileUpdated
+from events.user import UserErased, UserProfileUpdated
 from infra.api import create_app
 from infra.auth import bearer_headers
 from infra.memory_event_store import InMemoryEventStore
 from infra.services import service
+from tests.acting import EveryUserActive
 
 pytestmark = pytest.mark.unit
 
@@ -33,6 +34,7 @@ async def fx_client(store: InMemoryEventStore) -> AsyncIterator[httpx.AsyncClien
     # Never connected: these tests only send commands, which go to the in-memory store.
     engine = create_async_engine("postgresql+asyncpg://unused@127.0.0.1:9/unused")
     app = create_app(bus, {"user": engine}, [service("user")])
+    app.state.user_status = EveryUserActive()  # the engine is never connected
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
     await engine.dispose()
@@ -121,3 +123,22 @@ async def test_watch_list_patch_of_a_movie_not_on_the_list_is_not_found(client: 
 async def test_command_on_an_unknown_user_is_not_found(client: httpx.AsyncClient) -> None:
     response = await client.post(f"/users/{uuid4()}/deactivate", headers=bearer_headers(uuid4(), "admin"))
     assert response.status_code == 404
+
+
+async def test_a_user_may_erase_their_own_account(
+    client: httpx.AsyncClient, store: InMemoryEventStore
+) -> None:
+    user_id = UUID((await _sign_up(client)).json()["stream_id"])
+    response = await client.post(f"/users/{user_id}/erase", headers=bearer_headers(user_id, "viewer"))
+    assert response.status_code == 202
+    [*_, last] = await store.read_stream(user_id)
+    assert isinstance(last.event, UserErased)
+
+
+async def test_a_user_may_not_erase_someone_elses_account(
+    client: httpx.AsyncClient, store: InMemoryEventStore
+) -> None:
+    user_id = UUID((await _sign_up(client)).json()["stream_id"])
+    response = await client.post(f"/users/{user_id}/erase", headers=bearer_headers(uuid4(), "viewer"))
+    assert response.status_code == 403
+    assert len(await store.read_stream(user_id)) == 1
