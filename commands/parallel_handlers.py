@@ -13,7 +13,7 @@ from commands.parallel import (
     RemoveSceneFromParallelGroup,
 )
 from commands.ports import NO_STREAM
-from commands.scene_handlers import previous_result, require_movie
+from commands.scene_handlers import require_movie
 from events.base import EventMetadata
 
 
@@ -22,8 +22,6 @@ async def handle_create_parallel_group(
 ) -> CommandResult:
     """Create a group on an existing movie."""
     require_scene_writer(metadata)
-    if (done := await previous_result(cmd, deps)) is not None:
-        return done
     model.validate_group(cmd)  # the caller's own input is judged before any reference
     await require_movie(deps, cmd.movie_id)
     return await execute(

@@ -70,24 +70,6 @@ from events.scene import SceneRetimed
 T = TypeVar("T")
 
 
-async def previous_result(cmd: Command, deps: HandlerDeps) -> CommandResult | None:
-    """Return the result of ``cmd`` if it was appended before (checked before any reference).
-
-    A redelivered command must answer as it did the first time even if something it refers
-    to has gone since.
-    """
-    previous = await deps.event_store.find_command(cmd.command_id)
-    if previous is None:
-        return None
-    return CommandResult(
-        command_id=cmd.command_id,
-        stream_id=previous.stream_id,
-        stream_version=previous.stream_version,
-        positions=previous.positions,
-        duplicate=True,
-    )
-
-
 async def require_movie(deps: HandlerDeps, movie_id: UUID) -> None:
     """Reject a command adding to a movie that was never registered, was removed or is being removed."""
     await require_movie_open(deps.event_store, movie_id)
@@ -160,8 +142,6 @@ async def _reconcile_parent(
 async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Create a scene of an existing movie; a nested scene is first reserved inside its parent."""
     require_scene_writer(metadata)
-    if (done := await previous_result(cmd, deps)) is not None:
-        return done
     span, _ = model.validate_create(cmd)  # the caller's own input is judged before any reference
     await require_movie(deps, cmd.movie_id)
     parent = None
@@ -210,8 +190,6 @@ async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: Eve
 async def handle_retime_scene(cmd: RetimeScene, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Move a scene in time; a nested scene's new range is first accepted by its parent."""
     require_scene_writer(metadata)
-    if (done := await previous_result(cmd, deps)) is not None:
-        return done
     state, version = await load(deps.event_store, cmd.scene_id, model.replay)
     authorize_change(state, metadata)  # before the parent is touched
     if cmd.expected_version is not None and cmd.expected_version != version:
@@ -306,8 +284,6 @@ async def handle_add_scene_actor(
 ) -> CommandResult:
     """Cast an existing actor in a scene."""
     require_scene_writer(metadata)
-    if (done := await previous_result(cmd, deps)) is not None:
-        return done
     await require_actor(deps, cmd.actor_id)
     return await execute(
         cmd,
@@ -339,8 +315,6 @@ async def handle_remove_scene_actor(
 async def handle_add_dialogue(cmd: AddDialogue, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Add a dialogue line spoken by an existing actor."""
     require_scene_writer(metadata)
-    if (done := await previous_result(cmd, deps)) is not None:
-        return done
     await require_actor(deps, cmd.actor_id)
     return await execute(
         cmd,
@@ -358,8 +332,6 @@ async def handle_revise_dialogue(
 ) -> CommandResult:
     """Revise a dialogue line; a new speaker must exist."""
     require_scene_writer(metadata)
-    if (done := await previous_result(cmd, deps)) is not None:
-        return done
     speaker = model.dialogue_changes(cmd).get("actor_id")
     if speaker is not None:
         await require_actor(deps, speaker)

@@ -160,3 +160,10 @@ def start_movie_removal(movie: Annotated[UUID, typer.Option("--movie", help="the
     """Start a movie-removal saga: its watch-list and filmography entries, reviews, scenes, then the movie."""
     definition = ALL_SAGAS["movie_removal"]
     _start(definition, definition.input_model.model_validate({"movie_id": movie}))
+
+
+@start_app.command("user-erasure")
+def start_user_erasure(user: Annotated[UUID, typer.Option("--user", help="the user's id")]) -> None:
+    """Start a user-erasure saga: watch list and interactions, reviews anonymized, then the account."""
+    definition = ALL_SAGAS["user_erasure"]
+    _start(definition, definition.input_model.model_validate({"user_id": user}))

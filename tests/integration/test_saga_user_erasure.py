@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,6 +11,7 @@ from uuid import UUID
 
 import pytest
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from commands.authorization import SYSTEM_ROLE
 from commands.errors import InvalidCommandError, StreamNotFoundError
@@ -17,6 +20,7 @@ from commands.review import PostReview
 from commands.scene import CreateScene
 from commands.user import AddMovieToWatchList, RecordSceneInteraction, RegisterUser
 from events.base import EventMetadata
+from infra.sagas_cli import app as sagas_app
 from sagas.runner import start_saga
 from sagas.user_erasure import USER_ERASURE, UserErasureRequest
 from tests.conftest import eventually
@@ -170,3 +174,25 @@ async def test_an_unknown_user_cannot_be_erased(env: SagaEnv) -> None:
     unknown = World(user=UUID(int=secrets.randbits(128)), email="", notes="", review=world.review)
     with pytest.raises(StreamNotFoundError):
         await _erase(env, unknown)
+
+
+async def test_cli_starts_a_user_erasure_that_completes(env: SagaEnv) -> None:
+    world = await _world(env)
+    settings = env.system.settings
+    cli_env = {
+        "SCENELEDGER_PG_DSN": settings.pg_dsn or "",
+        "SCENELEDGER_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "SCENELEDGER_NAMESPACE": settings.namespace,
+    }
+    started = await asyncio.to_thread(
+        CliRunner().invoke, sagas_app, ["start", "user-erasure", "--user", str(world.user)], env=cli_env
+    )
+    assert started.exit_code == 0, started.output
+    [line] = [x for x in started.output.splitlines() if x.startswith('{"saga_id"')]  # logs may precede it
+    saga_id = UUID(json.loads(line)["saga_id"])
+    await env.start_runner()
+    try:
+        saga = await env.finished(saga_id)
+    finally:
+        await env.stop_runners()
+    assert (saga.saga_type, saga.status) == ("user_erasure", "completed")
