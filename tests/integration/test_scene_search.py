@@ -15,6 +15,7 @@ from infra.api import create_app
 from infra.auth import bearer_headers
 from infra.bootstrap import System, open_system
 from infra.settings import Settings
+from read_models.search import SceneSearch, SceneSearchQueries
 
 pytestmark = pytest.mark.integration
 
@@ -336,3 +337,90 @@ async def test_injection_attempts_are_plain_search_text(db: asyncpg.Pool, api: h
     body = await _search(api, movie, description="'); DROP TABLE scenes; --", tags=["x'"])
     assert body["items"] == []
     assert _ids(await _search(api, movie, description="'); DROP TABLE scenes; --")) == [hit]
+
+
+# --- the two ways to the description index and the counted total ------------------------------
+# The API reads under row-level security, where the description goes through search_scene_ids();
+# the system's own reads (identity None: CLI, benchmark) put the token index predicate inline.
+
+FULL_WIDTH_LOVE_SCENE = "\uff2c\uff2f\uff36\uff25\u3000\uff53\uff43\uff45\uff4e\uff45"
+"""'LOVE scene' in full-width letters and an ideographic space: NFKC makes it 'LOVE scene'."""
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("愛", {0, 1}),
+        ("恋愛", {0}),
+        ("love scene", {2}),
+        (FULL_WIDTH_LOVE_SCENE, {2}),
+        ("恋愛の悩み", set()),
+    ],
+)
+async def test_owner_and_caller_reads_match_the_same_descriptions(
+    db: asyncpg.Pool, api: httpx.AsyncClient, system: System, query: str, expected: set[int]
+) -> None:
+    movie = await _movie(db)
+    texts = ["恋愛の話", "愛の話", "The LOVE scene", None]
+    scenes = [await _scene(db, movie, n * 10, n * 10 + 5, description=t) for n, t in enumerate(texts)]
+    owner = await SceneSearchQueries(system.engines["scene"]).search(
+        SceneSearch(movie_id=movie, description=query), limit=10
+    )
+    caller = await _search(api, movie, description=query)
+    wanted = {scenes[n] for n in expected}
+    assert ({h.id for h in owner.items}, owner.total) == (wanted, len(wanted))
+    assert (set(_ids(caller)), caller["total"]) == (wanted, len(wanted))
+
+
+async def test_a_page_past_the_last_hit_still_counts_every_hit(
+    db: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    movie = await _movie(db)
+    for n in range(3):
+        await _scene(db, movie, n * 10, n * 10 + 5)
+    body = await _search(api, movie, limit=2, offset=5)
+    assert (body["total"], body["items"], body["next"]) == (3, [], None)
+
+
+async def test_the_total_counts_the_hits_before_a_keyset_cursor(
+    db: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    movie = await _movie(db)
+    for n in range(3):
+        await _scene(db, movie, n * 10, n * 10 + 5)
+    first = await _search(api, movie, limit=2)
+    second = await _search(api, movie, limit=2, after=first["next"])
+    assert (first["total"], second["total"], len(second["items"])) == (3, 3, 1)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"level1": "R"},
+        {"level1": "R", "tags": ("romantic", "night")},
+        {"level2": "R2", "tags": ("night",)},
+        {"level3": "R2-1"},
+        {"tags": ("romantic",)},
+        {"level1": "A", "tags": ("romantic",)},
+        {"level1": "R", "description": "恋愛", "tags": ("romantic",), "start_min": 10},
+        {"emotional_tags": ("sad",), "end_max": 40},
+    ],
+)
+async def test_the_owners_keyed_filters_find_what_the_column_filters_find(
+    db: asyncpg.Pool, api: httpx.AsyncClient, system: System, filters: dict[str, Any]
+) -> None:
+    movie = await _movie(db)
+    await _scene(db, movie, 0, 10, "R1", description="恋愛", tags=["romantic"])
+    await _scene(db, movie, 10, 20, "R2-1", description="恋愛と別れ", tags=["romantic", "night"])
+    await _scene(db, movie, 20, 30, "R2", tags=["night"], emotional_tags=["sad"])
+    await _scene(db, movie, 30, 40, "A1", description="恋愛", tags=["romantic"], emotional_tags=["sad"])
+    await _scene(db, movie, 40, 50, "R3")
+    owner = await SceneSearchQueries(system.engines["scene"]).search(
+        SceneSearch(movie_id=movie, **filters), limit=10
+    )
+    caller = await _search(
+        api, movie, **{k: list(v) if isinstance(v, tuple) else v for k, v in filters.items()}
+    )
+    hits = [(str(h.id), h.relevance_score) for h in owner.items]
+    assert hits == [(i["id"], i["relevance_score"]) for i in caller["items"]]
+    assert owner.total == caller["total"] == len(hits) > 0
