@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import singledispatch
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from commands.errors import InvalidCommandError, StreamNotFoundError
@@ -158,45 +158,39 @@ def _(event: SagaStarted, state: SagaState | None) -> SagaState:  # noqa: ARG001
     )
 
 
+_StepEvent = (
+    SagaStepStarted
+    | SagaStepCompleted
+    | SagaStepFailed
+    | SagaStepCompensating
+    | SagaStepCompensated
+    | SagaCompensationFailed
+)
+
+
+def _at_step(state: SagaState | None, event: _StepEvent, **step: Any) -> SagaState:  # noqa: ANN401  StepState fields
+    """Return the saga after ``event``: the event's step with ``step`` changed, the head moved on."""
+    saga = _existing(state, event)
+    changed = replace(saga.steps[event.step], **step)
+    return replace(
+        saga, version=event.stream_version, head=event, steps=_with_step(saga, event.step, changed)
+    )
+
+
 @apply.register
 def _(event: SagaStepStarted, state: SagaState | None) -> SagaState:
-    saga = _existing(state, event)
-    return replace(
-        saga,
-        version=event.stream_version,
-        head=event,
-        steps=_with_step(saga, event.step, replace(saga.steps[event.step], status="running")),
-    )
+    return _at_step(state, event, status="running")
 
 
 @apply.register
 def _(event: SagaStepCompleted, state: SagaState | None) -> SagaState:
-    saga = _existing(state, event)
-    return replace(
-        saga,
-        version=event.stream_version,
-        head=event,
-        steps=_with_step(
-            saga, event.step, replace(saga.steps[event.step], status="completed", changed=event.changed)
-        ),
-    )
+    return _at_step(state, event, status="completed", changed=event.changed)
 
 
 @apply.register
 def _(event: SagaStepFailed, state: SagaState | None) -> SagaState:
-    saga = _existing(state, event)
-    return replace(
-        saga,
-        version=event.stream_version,
-        head=event,
-        steps=_with_step(
-            saga,
-            event.step,
-            replace(saga.steps[event.step], status="failed", changed=event.applied, error=event.error),
-        ),
-        failed_step=event.step,
-        failure=event.error,
-    )
+    saga = _at_step(state, event, status="failed", changed=event.applied, error=event.error)
+    return replace(saga, failed_step=event.step, failure=event.error)
 
 
 @apply.register
@@ -207,42 +201,18 @@ def _(event: SagaCompensationStarted, state: SagaState | None) -> SagaState:
 
 @apply.register
 def _(event: SagaStepCompensating, state: SagaState | None) -> SagaState:
-    saga = _existing(state, event)
-    return replace(
-        saga,
-        version=event.stream_version,
-        head=event,
-        status="compensating",
-        steps=_with_step(
-            saga,
-            event.step,
-            replace(saga.steps[event.step], status="compensating", undo_attempts=event.attempt),
-        ),
-    )
+    saga = _at_step(state, event, status="compensating", undo_attempts=event.attempt)
+    return replace(saga, status="compensating")
 
 
 @apply.register
 def _(event: SagaStepCompensated, state: SagaState | None) -> SagaState:
-    saga = _existing(state, event)
-    return replace(
-        saga,
-        version=event.stream_version,
-        head=event,
-        steps=_with_step(saga, event.step, replace(saga.steps[event.step], status="compensated")),
-    )
+    return _at_step(state, event, status="compensated")
 
 
 @apply.register
 def _(event: SagaCompensationFailed, state: SagaState | None) -> SagaState:
-    saga = _existing(state, event)
-    return replace(
-        saga,
-        version=event.stream_version,
-        head=event,
-        steps=_with_step(
-            saga, event.step, replace(saga.steps[event.step], status="compensation_failed", error=event.error)
-        ),
-    )
+    return _at_step(state, event, status="compensation_failed", error=event.error)
 
 
 @apply.register
