@@ -19,7 +19,6 @@ from uuid import UUID, uuid4
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from bench.replay import bench_replay
@@ -32,9 +31,9 @@ from events.movie import MovieRegistered
 from events.scene import SceneCreated
 from infra.bootstrap import System, open_system, prepare
 from infra.db import create_pool
-from infra.migrate import MIGRATIONS_DIR, SHARED_PROJECTION_MIGRATIONS, migrate_database
+from infra.migrate import MIGRATIONS_DIR, SHARED_PROJECTION_MIGRATIONS, drop_databases, migrate_database
 from infra.settings import SERVICE_DATABASES, Settings, with_database
-from infra.topics import topic_specs
+from infra.topics import delete_namespace_topics
 
 log = structlog.get_logger(__name__)
 
@@ -83,27 +82,18 @@ async def namespace(base: Settings, **overrides: object) -> AsyncIterator[Settin
     try:
         yield settings
     finally:
-        admin = await asyncpg.connect(with_database(settings.pg_dsn or "", "postgres"))
-        try:
-            for service in SERVICE_DATABASES:
-                await admin.execute(
-                    f'DROP DATABASE IF EXISTS "{settings.database_name(service)}" WITH (FORCE)'
-                )
-        finally:
-            await admin.close()
-        await _drop_topics(settings)
+        await asyncio.gather(
+            drop_databases(settings.pg_dsn or "", [settings.database_name(s) for s in SERVICE_DATABASES]),
+            _drop_topics(settings),
+        )
 
 
 async def _drop_topics(settings: Settings) -> None:
     """Delete the namespace's topics: left behind, thousands of them ran the broker out of heap."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka())
     try:
-        await admin.start()
-        await admin.delete_topics([spec.name for spec in topic_specs(settings)])
+        await delete_namespace_topics(settings)
     except KafkaError as exc:  # the figures are measured; a failed clean-up must not lose them
         log.warning("bench.topics_not_deleted", namespace=settings.namespace, error=str(exc))
-    finally:
-        await admin.close()
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -153,8 +153,7 @@ def run_saga_runner(system: System, stop: asyncio.Event) -> asyncio.Task[None]:
 
 async def prepare(settings: Settings) -> None:
     """Apply migrations and create topics (idempotent)."""
-    await migrate_all(settings)
-    await ensure_topics(settings)
+    await asyncio.gather(migrate_all(settings), ensure_topics(settings))
 
 
 class _EmbeddedServer(uvicorn.Server):

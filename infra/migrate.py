@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,24 @@ async def ensure_database(dsn: str) -> None:
         await admin.close()
 
 
+async def drop_databases(dsn: str, names: Sequence[str]) -> None:
+    """Drop the databases ``names`` (throw-away ones: test and benchmark namespaces), all at once.
+
+    Each ``DROP DATABASE`` waits for a checkpoint; issued together their checkpoint requests are
+    merged, so dropping a namespace's six databases takes about one checkpoint instead of six.
+    """
+
+    async def drop(name: str) -> None:
+        admin = await asyncpg.connect(with_database(dsn, "postgres"))
+        try:
+            # Identifiers cannot be bound; the names come from Settings' checked namespace pattern.
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    await asyncio.gather(*(drop(name) for name in names))
+
+
 SHARED_PROJECTION_MIGRATIONS = MIGRATIONS_DIR / "_projections"
 """Applied to every service database before its own folder: the projection bookkeeping tables."""
 
@@ -118,10 +138,15 @@ async def migrate_database(dsn: str, folder: Path, *, shared: Path | None = None
 
 async def migrate_all(settings: Settings) -> dict[str, list[str]]:
     """Migrate the event store and every service database; return what was applied, by database."""
-    results = {}
-    for service, database in SERVICE_DATABASES.items():
-        shared = None if service == "event_store" else SHARED_PROJECTION_MIGRATIONS
-        results[database] = await migrate_database(
-            settings.dsn_for(service), MIGRATIONS_DIR / database, shared=shared
+    # The databases are independent (each may even live on its own server): migrate them at once.
+    applied = await asyncio.gather(
+        *(
+            migrate_database(
+                settings.dsn_for(service),
+                MIGRATIONS_DIR / database,
+                shared=None if service == "event_store" else SHARED_PROJECTION_MIGRATIONS,
+            )
+            for service, database in SERVICE_DATABASES.items()
         )
-    return results
+    )
+    return dict(zip(SERVICE_DATABASES.values(), applied, strict=True))

@@ -9,10 +9,9 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
-import asyncpg
 import pytest
 
-from infra.settings import SERVICE_DATABASES, Settings, with_database
+from infra.settings import SERVICE_DATABASES, Settings
 
 T = TypeVar("T")
 
@@ -48,14 +47,10 @@ def fx_endpoints() -> Iterator[tuple[str, str]]:
 
 
 async def _drop_namespace(settings: Settings) -> None:
+    from infra.migrate import drop_databases  # noqa: PLC0415  keeps unit-test collection free of infra
+
     assert settings.pg_dsn
-    admin = await asyncpg.connect(with_database(settings.pg_dsn, "postgres"))
-    try:
-        for service in SERVICE_DATABASES:
-            name = settings.database_name(service)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_databases(settings.pg_dsn, [settings.database_name(s) for s in SERVICE_DATABASES])
     if settings.kafka_bootstrap:
         await _drop_topics(settings)
 
