@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 from pydantic import Field
 
-from commands.errors import ConcurrencyConflictError, DomainError, StreamNotFoundError
-from commands.ports import NO_STREAM, EventStore, UniqueClaim
+from commands.errors import ConcurrencyConflictError, DomainError, InvalidCommandError, StreamNotFoundError
+from commands.ports import NO_STREAM, ConditionNotMetError, EventStore, StreamCondition, UniqueClaim
 from events.base import DomainEvent, EventMetadata, Message
 
 S = TypeVar("S")
@@ -50,6 +50,20 @@ class Decision:
     events: Sequence[DomainEvent]
     claims: Sequence[UniqueClaim] = field(default_factory=tuple)
     releases: Sequence[UniqueClaim] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """Another entity a command refers to, checked inside the command's append: no read of its own.
+
+    ``conditions`` must all hold when the events are appended (the event store checks them in
+    the same round trip). When one does not, ``explain`` runs the full check on that entity
+    (it loads its stream) and raises the command's exact error, as an up-front check would have.
+    """
+
+    field_name: str
+    conditions: tuple[StreamCondition, ...]
+    explain: Callable[[], Awaitable[None]]
 
 
 Handler = Callable[[Command, HandlerDeps, EventMetadata], Awaitable[CommandResult]]
@@ -157,6 +171,30 @@ async def require_alive(
     )
 
 
+def alive_reference(
+    store: EventStore,
+    stream_id: UUID,
+    *,
+    created: tuple[type[DomainEvent], ...],
+    removed: tuple[type[DomainEvent], ...],
+    field_name: str,
+    entity: str,
+) -> Reference:
+    """Return what :func:`require_alive` checks as a :class:`Reference`, checked inside the append."""
+
+    async def explain() -> None:
+        await require_alive(
+            store, stream_id, created=created, removed=removed, field_name=field_name, entity=entity
+        )
+
+    condition = StreamCondition(
+        stream_id=stream_id,
+        set_by=tuple(cls.event_type for cls in created),
+        cleared_by=tuple(cls.event_type for cls in removed),
+    )
+    return Reference(field_name=field_name, conditions=(condition,), explain=explain)
+
+
 def stamp(cmd: Command, metadata: EventMetadata) -> EventMetadata:
     """Metadata of the events a command causes: correlation kept, causation = the command."""
     return metadata.model_copy(
@@ -176,6 +214,7 @@ async def execute(
     replay: Replay[S],
     decide: Callable[[S | None], Decision | Sequence[DomainEvent]],
     expected_version: int | None,
+    references: Sequence[Reference] = (),
 ) -> CommandResult:
     """Load, decide, append; re-run on a concurrent write unless the caller fixed the version.
 
@@ -186,6 +225,10 @@ async def execute(
 
     A command creating its stream (``expected_version`` 0) skips the load: it is decided on
     no state, and the append's version check rejects it if the stream exists after all.
+
+    ``references`` are checked by the append itself (see :class:`Reference`), so a command
+    referring to another entity costs no extra round trip; they are judged after the decision
+    (the command's own input first) and before the stream's version.
     """
     try:
         return await _decide_and_append(
@@ -196,6 +239,7 @@ async def execute(
             replay=replay,
             decide=decide,
             expected_version=expected_version,
+            references=references,
         )
     except DomainError:
         previous = await previous_result(cmd, deps)
@@ -213,9 +257,13 @@ async def _decide_and_append(
     replay: Replay[S],
     decide: Callable[[S | None], Decision | Sequence[DomainEvent]],
     expected_version: int | None,
+    references: Sequence[Reference],
 ) -> CommandResult:
     attempts = 1 if expected_version is not None else CONFLICT_RETRIES
-    for attempt in range(1, attempts + 1):
+    conditions = [c for r in references for c in r.conditions]
+    attempt = unmet = 0
+    while True:
+        attempt += 1
         state: S | None
         if expected_version == NO_STREAM:
             state, current = None, NO_STREAM
@@ -237,10 +285,21 @@ async def _decide_and_append(
                 command_id=cmd.command_id,
                 claims=decision.claims,
                 releases=decision.releases,
+                conditions=conditions,
             )
         except ConcurrencyConflictError:
-            if attempt == attempts:
+            if attempt >= attempts:
                 raise
+            continue
+        except ConditionNotMetError as exc:
+            reference = next(r for r in references if exc.condition in r.conditions)
+            await reference.explain()  # raises the command's error, unless it changed meanwhile
+            unmet += 1
+            if unmet >= CONFLICT_RETRIES:
+                raise InvalidCommandError(
+                    reference.field_name, "kept changing while the command ran: try again"
+                ) from exc
+            attempt -= 1  # not a conflict on this stream: the attempts left stay
             continue
         return CommandResult(
             command_id=cmd.command_id,
@@ -249,4 +308,3 @@ async def _decide_and_append(
             positions=result.positions,
             duplicate=result.duplicate,
         )
-    raise AssertionError("unreachable")  # pragma: no cover  the loop returns or raises

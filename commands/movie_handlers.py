@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from commands import movie as model
-from commands.base import Command, CommandResult, Handler, HandlerDeps, execute, load, route
+from commands.base import Command, CommandResult, Handler, HandlerDeps, Reference, execute, load, route
 from commands.errors import InvalidCommandError, StreamNotFoundError
 from commands.movie import (
     AssignMovieGenres,
@@ -18,8 +18,9 @@ from commands.movie import (
     ReviseMovieDetails,
     UnlinkSceneFromMovie,
 )
-from commands.ports import NO_STREAM, EventStore
+from commands.ports import NO_STREAM, EventStore, StreamCondition
 from events.base import EventMetadata
+from events.movie import MovieRegistered, MovieRemovalBegun, MovieRemovalCancelled, MovieRemoved
 
 
 async def require_movie_open(store: EventStore, movie_id: UUID, field_name: str = "movie_id") -> None:
@@ -35,6 +36,35 @@ async def require_movie_open(store: EventStore, movie_id: UUID, field_name: str 
         raise InvalidCommandError(
             field_name, f"movie {movie_id} is being removed (saga {state.removal_saga})"
         )
+
+
+def movie_open(store: EventStore, movie_id: UUID, field_name: str = "movie_id") -> Reference:
+    """Return what :func:`require_movie_open` checks as a :class:`Reference`, checked inside the append.
+
+    The movie is registered and not removed since, and no removal saga has begun on it
+    without being cancelled since; a failure is explained by :func:`require_movie_open`.
+    """
+
+    async def explain() -> None:
+        await require_movie_open(store, movie_id, field_name)
+
+    return Reference(
+        field_name=field_name,
+        conditions=(
+            StreamCondition(
+                stream_id=movie_id,
+                set_by=(MovieRegistered.event_type,),
+                cleared_by=(MovieRemoved.event_type,),
+            ),
+            StreamCondition(
+                stream_id=movie_id,
+                set_by=(MovieRemovalBegun.event_type,),
+                cleared_by=(MovieRemovalCancelled.event_type,),
+                expected=False,
+            ),
+        ),
+        explain=explain,
+    )
 
 
 async def handle_register_movie(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
@@ -32,6 +33,45 @@ class UniqueClaim(Message):
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class StreamCondition:
+    """A fact about another stream that an append depends on, checked in the append's transaction.
+
+    The stream is *set* when the latest of its events whose type is in ``set_by`` or
+    ``cleared_by`` is one of ``set_by`` (no such event: not set); the condition holds when that
+    equals ``expected``. Example: a movie is open for new scenes when it is set by
+    ``MovieRegistered`` and not cleared by ``MovieRemoved``, and not set by ``MovieRemovalBegun``
+    (cleared by ``MovieRemovalCancelled``). A dataclass, not a message: built by the code, per
+    command, on the hot path.
+    """
+
+    stream_id: UUID
+    set_by: tuple[str, ...]
+    cleared_by: tuple[str, ...] = ()
+    expected: bool = True
+
+    def holds(self, event_types: Sequence[str]) -> bool:
+        """Whether the condition holds for a stream whose events have ``event_types``, in order."""
+        for event_type in reversed(event_types):
+            if event_type in self.set_by:
+                return self.expected
+            if event_type in self.cleared_by:
+                return not self.expected
+        return not self.expected
+
+
+class ConditionNotMetError(Exception):
+    """An append was refused because one of its :class:`StreamCondition` did not hold.
+
+    Not a domain error: the caller turns it into the command's own error by checking the
+    stream the condition is about (see :class:`commands.base.Reference`). Nothing was written.
+    """
+
+    def __init__(self, condition: StreamCondition) -> None:
+        super().__init__(f"condition on stream {condition.stream_id} does not hold: {condition}")
+        self.condition = condition
+
+
 class EventStore(Protocol):
     """The event log: append with optimistic concurrency, read a stream back in order."""
 
@@ -44,13 +84,16 @@ class EventStore(Protocol):
         command_id: UUID | None = None,
         claims: Sequence[UniqueClaim] = (),
         releases: Sequence[UniqueClaim] = (),
+        conditions: Sequence[StreamCondition] = (),
     ) -> AppendResult:
         """Append ``events`` (one stream, consecutive versions) if the stream is at ``expected_version``.
 
-        Raises :class:`commands.errors.ConcurrencyConflictError` when it is not, and
-        :class:`commands.errors.UniqueKeyTakenError` when a claim is held by another stream;
-        writes nothing then. When ``command_id`` was already appended, writes nothing and
-        returns that earlier result with ``duplicate=True``.
+        Raises :class:`commands.errors.ConcurrencyConflictError` when it is not,
+        :class:`commands.errors.UniqueKeyTakenError` when a claim is held by another stream and
+        :class:`ConditionNotMetError` (the first one, in order) when a condition on another
+        stream does not hold; writes nothing then. When ``command_id`` was already appended,
+        writes nothing and returns that earlier result with ``duplicate=True`` (before any
+        other check); conditions are checked before the version.
         """
         ...
 

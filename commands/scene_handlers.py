@@ -41,13 +41,14 @@ from commands.base import (
     CommandResult,
     Handler,
     HandlerDeps,
+    Reference,
+    alive_reference,
     execute,
     load,
-    require_alive,
     route,
 )
 from commands.errors import ConcurrencyConflictError, DomainError, InvalidCommandError
-from commands.movie_handlers import require_movie_open
+from commands.movie_handlers import movie_open, require_movie_open
 from commands.ports import NO_STREAM
 from commands.scene import (
     AddDialogue,
@@ -75,9 +76,12 @@ async def require_movie(deps: HandlerDeps, movie_id: UUID) -> None:
     await require_movie_open(deps.event_store, movie_id)
 
 
-async def require_actor(deps: HandlerDeps, actor_id: UUID) -> None:
-    """Reject a command naming an actor that was never registered or was removed."""
-    await require_alive(
+def actor_exists(deps: HandlerDeps, actor_id: UUID) -> Reference:
+    """Return the check that a named actor was registered and not removed since.
+
+    Made inside the command's append (see :class:`commands.base.Reference`): no read of its own.
+    """
+    return alive_reference(
         deps.event_store,
         actor_id,
         created=(ActorRegistered,),
@@ -143,10 +147,10 @@ async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: Eve
     """Create a scene of an existing movie; a nested scene is first reserved inside its parent."""
     require_scene_writer(metadata)
     span, _ = model.validate_create(cmd)  # the caller's own input is judged before any reference
-    await require_movie(deps, cmd.movie_id)
     parent = None
     parent_id = cmd.parent_scene_id
     if parent_id is not None:
+        await require_movie(deps, cmd.movie_id)  # before the parent reserves a range for it
         existing, _ = await load(deps.event_store, cmd.scene_id, model.replay)
         if existing is not None:  # checked before the parent reserves a range for it
             raise InvalidCommandError("scene_id", f"scene {cmd.scene_id} already exists")
@@ -180,6 +184,8 @@ async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: Eve
                 cmd, existing=state, parent=parent, created_by=metadata.user_id
             ),
             expected_version=NO_STREAM,
+            # The movie is checked by the append itself: one round trip for the whole command.
+            references=(movie_open(deps.event_store, cmd.movie_id),),
         )
     except DomainError:
         if parent_id is not None:
@@ -284,7 +290,6 @@ async def handle_add_scene_actor(
 ) -> CommandResult:
     """Cast an existing actor in a scene."""
     require_scene_writer(metadata)
-    await require_actor(deps, cmd.actor_id)
     return await execute(
         cmd,
         deps,
@@ -293,6 +298,7 @@ async def handle_add_scene_actor(
         replay=model.replay,
         decide=_owned(metadata, lambda state: model.add_scene_actor(cmd, state)),
         expected_version=cmd.expected_version,
+        references=(actor_exists(deps, cmd.actor_id),),
     )
 
 
@@ -315,7 +321,6 @@ async def handle_remove_scene_actor(
 async def handle_add_dialogue(cmd: AddDialogue, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Add a dialogue line spoken by an existing actor."""
     require_scene_writer(metadata)
-    await require_actor(deps, cmd.actor_id)
     return await execute(
         cmd,
         deps,
@@ -324,6 +329,7 @@ async def handle_add_dialogue(cmd: AddDialogue, deps: HandlerDeps, metadata: Eve
         replay=model.replay,
         decide=_owned(metadata, lambda state: model.add_dialogue(cmd, state)),
         expected_version=cmd.expected_version,
+        references=(actor_exists(deps, cmd.actor_id),),
     )
 
 
@@ -333,8 +339,6 @@ async def handle_revise_dialogue(
     """Revise a dialogue line; a new speaker must exist."""
     require_scene_writer(metadata)
     speaker = model.dialogue_changes(cmd).get("actor_id")
-    if speaker is not None:
-        await require_actor(deps, speaker)
     return await execute(
         cmd,
         deps,
@@ -343,6 +347,7 @@ async def handle_revise_dialogue(
         replay=model.replay,
         decide=_owned(metadata, lambda state: model.revise_dialogue(cmd, state)),
         expected_version=cmd.expected_version,
+        references=(actor_exists(deps, speaker),) if speaker is not None else (),
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from commands.errors import ConcurrencyConflictError, UniqueKeyTakenError
-from commands.ports import AppendResult, UniqueClaim, check_append
+from commands.ports import AppendResult, ConditionNotMetError, StreamCondition, UniqueClaim, check_append
 from events.base import DomainEvent, EventMetadata, RecordedEvent
 
 
@@ -35,12 +35,14 @@ class InMemoryEventStore:
         command_id: UUID | None = None,
         claims: Sequence[UniqueClaim] = (),
         releases: Sequence[UniqueClaim] = (),
+        conditions: Sequence[StreamCondition] = (),
     ) -> AppendResult:
         """Append ``events`` if the stream is at ``expected_version`` (see the port)."""
         check_append(events, expected_version)
         async with self._lock:
             if command_id is not None and command_id in self._commands:
                 return self._commands[command_id]
+            self._check(conditions)
             stream_id = events[0].stream_id
             stream = self._streams.setdefault(stream_id, [])
             current = len(stream)
@@ -69,6 +71,12 @@ class InMemoryEventStore:
             if command_id is not None:
                 self._commands[command_id] = result.model_copy(update={"duplicate": True})
             return result
+
+    def _check(self, conditions: Sequence[StreamCondition]) -> None:
+        for condition in conditions:
+            stream_types = [r.event.event_type for r in self._streams.get(condition.stream_id, ())]
+            if not condition.holds(stream_types):
+                raise ConditionNotMetError(condition)
 
     async def find_command(self, command_id: UUID) -> AppendResult | None:
         """Return the stored result of ``command_id``, if it was appended before."""

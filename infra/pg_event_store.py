@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -9,15 +10,16 @@ from uuid import UUID
 import asyncpg
 
 from commands.errors import ConcurrencyConflictError, UniqueKeyTakenError
-from commands.ports import AppendResult, UniqueClaim, check_append
+from commands.ports import AppendResult, ConditionNotMetError, StreamCondition, UniqueClaim, check_append
 from events.base import DomainEvent, EventMetadata, RecordedEvent
 from events.registry import EventRegistry
 from infra import pii
 
 _APPEND = """
 SELECT status, stream_id, stream_version, positions FROM append_events(
-    $1, $2, $3, $4, $5, $6::uuid[], $7::text[], $8::smallint[], $9::jsonb[], $10::timestamptz[],
-    $11, $12, $13, $14, $15::inet, $16, $17, $18::text[], $19::text[], $20::text[], $21::text[])
+    $1, $2, $3, $4, $5, $6::uuid[], $7::text[], $8::smallint[], $9::text[]::jsonb[], $10::timestamptz[],
+    $11, $12, $13, $14, $15::inet, $16, $17, $18::text[], $19::text[], $20::text[], $21::text[],
+    $22::uuid[], $23::boolean[], $24::integer[], $25::text[], $26::boolean[])
 """
 
 _READ_STREAM = """
@@ -51,6 +53,26 @@ def recorded_from_row(row: asyncpg.Record | dict[str, Any], registry: EventRegis
     )
 
 
+def _flattened(conditions: Sequence[StreamCondition]) -> tuple[list[int], list[str], list[bool]]:
+    """Return the conditions' event types as parallel arrays: PostgreSQL arrays cannot be ragged.
+
+    Each type comes with its condition's number (1-based) and whether it sets the condition.
+    """
+    numbers: list[int] = []
+    types: list[str] = []
+    sets: list[bool] = []
+    for number, condition in enumerate(conditions, start=1):
+        for event_type in condition.set_by:
+            numbers.append(number)
+            types.append(event_type)
+            sets.append(True)
+        for event_type in condition.cleared_by:
+            numbers.append(number)
+            types.append(event_type)
+            sets.append(False)
+    return numbers, types, sets
+
+
 class PostgresEventStore:
     """Appends to and reads from ``saga_events``."""
 
@@ -69,11 +91,13 @@ class PostgresEventStore:
         command_id: UUID | None = None,
         claims: Sequence[UniqueClaim] = (),
         releases: Sequence[UniqueClaim] = (),
+        conditions: Sequence[StreamCondition] = (),
     ) -> AppendResult:
         """Append ``events`` if the stream is at ``expected_version`` (see the port)."""
         check_append(events, expected_version)
         first = events[0]
         payloads = await self._stored_payloads(events)
+        req_of, req_types, req_sets = _flattened(conditions)
         try:
             row = await self._pool.fetchrow(
                 _APPEND,
@@ -98,6 +122,11 @@ class PostgresEventStore:
                 [c.key for c in claims],
                 [r.scope for r in releases],
                 [r.key for r in releases],
+                [c.stream_id for c in conditions],
+                [c.expected for c in conditions],
+                req_of,
+                req_types,
+                req_sets,
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "unique_claims_pkey":
@@ -117,6 +146,8 @@ class PostgresEventStore:
             raise RuntimeError("append_events returned nothing")
         if row["status"] == "conflict":
             raise ConcurrencyConflictError(first.stream_id, expected_version, row["stream_version"])
+        if row["status"] == "unmet":
+            raise ConditionNotMetError(conditions[row["stream_version"] - 1])
         return AppendResult(
             stream_id=row["stream_id"],
             stream_version=row["stream_version"],
@@ -161,8 +192,12 @@ class PostgresEventStore:
     # Personal data hook (infra.pii): personal fields are sealed on the way in and opened on
     # the way out, so the log never holds them in clear and callers never see them sealed.
 
-    async def _stored_payloads(self, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
-        return await pii.seal_events(self._keys, events)
+    async def _stored_payloads(self, events: Sequence[DomainEvent]) -> list[str]:
+        # JSON text, cast to jsonb by the server: most events carry no personal data and are
+        # serialized by pydantic's core in one call, instead of a dict then json.dumps per event.
+        if not any(pii.carries_personal_data(e) for e in events):
+            return [e.payload_json() for e in events]
+        return [json.dumps(p, ensure_ascii=False) for p in await pii.seal_events(self._keys, events)]
 
     async def _opened(self, rows: Sequence[asyncpg.Record]) -> list[asyncpg.Record | dict[str, Any]]:
         return await pii.open_rows(self._keys, rows, self._registry)

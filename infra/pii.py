@@ -102,6 +102,12 @@ def subject_of(event: DomainEvent) -> UUID | None:
     return UUID(str(getattr(event, field)))
 
 
+def carries_personal_data(event: DomainEvent) -> bool:
+    """Whether storing ``event`` involves this module: personal fields to seal, or an erasure to mark."""
+    cls = type(event)
+    return bool(personal_fields(cls)) or erases_personal_data(cls)
+
+
 # --- Pure sealing and opening -------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from commands.errors import (
 from commands.handlers import CommandBus
 from commands.parallel import AddSceneToParallelGroup, CreateParallelGroup
 from commands.parallel_handlers import PARALLEL_GROUP_HANDLERS
-from commands.ports import AppendResult, UniqueClaim
+from commands.ports import AppendResult, StreamCondition, UniqueClaim
 from commands.scene import (
     AddDialogue,
     AddSceneActor,
@@ -70,6 +70,7 @@ class FailingStore(InMemoryEventStore):
         command_id: UUID | None = None,
         claims: Sequence[UniqueClaim] = (),
         releases: Sequence[UniqueClaim] = (),
+        conditions: Sequence[StreamCondition] = (),
     ) -> AppendResult:
         error = self.fail_next.pop(events[0].stream_id, None)
         if error is not None:
@@ -81,6 +82,7 @@ class FailingStore(InMemoryEventStore):
             command_id=command_id,
             claims=claims,
             releases=releases,
+            conditions=conditions,
         )
 
 
