@@ -166,7 +166,10 @@ async def bench_replay(
         finally:
             await system.close()
         seconds, peak, events = await asyncio.to_thread(_run_replay, env(settings))
-    rate = events / max(seconds, 1e-9)
+    # The target counts the log's events (1M events < 35 s); each is applied by every service
+    # that consumes it, so the applied count is about 4x larger and only a note.
+    rate = log_events / max(seconds, 1e-9)
+    applied_rate = events / max(seconds, 1e-9)
     async with namespace(base) as settings:  # a smaller log: one event per transaction is slow
         system = await open_system(settings)
         try:
@@ -180,9 +183,10 @@ async def bench_replay(
             f"{rate:,.0f} events/s",
             ">= 30,000 events/s",
             rate >= 30_000,
-            f"`replay --all`: {events:,} events applied over 5 service databases from a log of "
-            f"{log_events:,} in {seconds:.1f} s; one event per transaction: {baseline:,.0f} events/s "
-            f"({rate / max(baseline, 1e-9):.1f}x)",
+            f"log events/s: `replay --all` rebuilt from a log of {log_events:,} events in "
+            f"{seconds:.1f} s, process start included ({events:,} applications over the 5 service "
+            f"databases, {applied_rate:,.0f}/s); one event per transaction: {baseline:,.0f} "
+            f"applications/s ({applied_rate / max(baseline, 1e-9):.1f}x slower)",
         ),
         Figure(
             "peak memory of one process during replay",

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 from uuid import UUID
 
+from pydantic import BaseModel
+from pydantic_core import SchemaValidator
+
 from events.base import DomainEvent
+
+M = TypeVar("M", bound=BaseModel)
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -19,16 +25,94 @@ class UnsupportedSchemaVersionError(LookupError):
     """A stored event has a schema version with no upcaster path to the current one."""
 
 
+INPUT_CHECKS: frozenset[str] = frozenset({"_no_nul"})
+"""Names of the ``Message`` before-validators that only refuse bad *input* (a NUL character):
+left out of :func:`trusted_validate`, since what our own log holds passed them when appended."""
+
+
+def _is_input_check(node: Mapping[str, Any]) -> bool:
+    if node.get("type") != "function-before":
+        return False
+    function = node["function"]["function"]
+    return getattr(getattr(function, "__func__", function), "__name__", None) in INPUT_CHECKS
+
+
+def _without_input_checks(node: Any) -> Any:  # noqa: ANN401  a pydantic-core schema node
+    """Copy a core schema, each input-check validator replaced by the schema it wraps."""
+    if isinstance(node, dict):
+        if _is_input_check(node):
+            return _without_input_checks(node["schema"])
+        return {key: _without_input_checks(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_without_input_checks(item) for item in node]
+    return node
+
+
+@cache
+def trusted_validator(cls: type[BaseModel]) -> SchemaValidator | None:
+    """Return a validator of ``cls``'s fields without the input checks (:data:`INPUT_CHECKS`).
+
+    Every type conversion (UUIDs, tz-aware datetimes, tuples, nested models, defaults) and every
+    other constraint stays exactly as in ``cls.model_validate``: only the walk over the input
+    looking for NUL characters is gone. It validates the model's *fields* (pydantic-core would
+    reuse the class's own compiled validator for the model itself, checks included); the model
+    is then built from them (:func:`trusted_validate`). ``None`` for a shape this does not cover.
+    """
+    schema = cls.__pydantic_core_schema__
+    wrapper: dict[str, Any] | None = None
+    if schema["type"] == "definitions":  # models referring to shared definitions
+        wrapper, schema = dict(schema), schema["schema"]
+    if schema["type"] != "model" or cls.__pydantic_post_init__ or cls.__private_attributes__:
+        return None
+    fields = _without_input_checks(schema["schema"])
+    if fields["type"] != "model-fields":
+        return None
+    if wrapper is not None:
+        fields = {**wrapper, "schema": fields, "definitions": _without_input_checks(wrapper["definitions"])}
+    return SchemaValidator(fields, schema.get("config"))
+
+
+def trusted_validate(cls: type[M], data: Mapping[str, Any]) -> M:
+    """``cls.model_validate(data)`` for data our own log or topics hold (see :func:`trusted_validator`)."""
+    validator = trusted_validator(cls)
+    if validator is None:
+        return cls.model_validate(data)
+    values, extra, fields_set = validator.validate_python(data)
+    # What pydantic's own model validator does with the validated fields (``model_construct``
+    # would redo defaults and aliases, at the cost of the whole saving).
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_extra__", extra)
+    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(model, "__pydantic_private__", None)  # no private attributes (checked above)
+    return model
+
+
 class EventRegistry:
-    """Event classes by type name, and upcasters from each old version to the next."""
+    """Event classes by type name, and upcasters from each old version to the next.
+
+    A *trusted* registry (:meth:`trusted`) decodes with :func:`trusted_validate`: for events
+    read back from our own log or topics, which were validated when they were appended.
+    """
 
     def __init__(
         self,
         classes: Iterable[type[DomainEvent]],
         upcasters: Mapping[tuple[str, int], Upcaster] | None = None,
+        *,
+        trusted: bool = False,
     ) -> None:
         self._classes = {cls.event_type: cls for cls in classes}
         self._upcasters = dict(upcasters or {})
+        self.is_trusted = trusted
+
+    def classes(self) -> tuple[type[DomainEvent], ...]:
+        """Return every registered event class."""
+        return tuple(self._classes.values())
+
+    def trusted(self) -> EventRegistry:
+        """Return this registry decoding without the input checks (see :func:`trusted_validator`)."""
+        return EventRegistry(self._classes.values(), self._upcasters, trusted=True)
 
     def __contains__(self, event_type: str) -> bool:
         return event_type in self._classes
@@ -71,13 +155,13 @@ class EventRegistry:
     ) -> DomainEvent:
         """Rebuild a typed event from its stored parts, upcasting old versions first."""
         cls = self.event_class(event_type)
-        data = self.upcast(event_type, schema_version, dict(payload))
-        return cls.model_validate(
-            {
-                **data,
-                "event_id": event_id,
-                "stream_id": stream_id,
-                "stream_version": stream_version,
-                "occurred_at": occurred_at,
-            },
-        )
+        data = {
+            **self.upcast(event_type, schema_version, dict(payload)),
+            "event_id": event_id,
+            "stream_id": stream_id,
+            "stream_version": stream_version,
+            "occurred_at": occurred_at,
+        }
+        if self.is_trusted:
+            return trusted_validate(cls, data)
+        return cls.model_validate(data)

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from events.base import EventMetadata, RecordedEvent
-from events.registry import EventRegistry
+from events.registry import EventRegistry, trusted_validate
 
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "sceneledger."
@@ -53,6 +53,15 @@ def event_headers(
     return tuple((k, str(v).encode()) for k, v in attrs.items() if v is not None)
 
 
+_METADATA_HEADERS = (
+    ("correlation_id", "ce_correlationid"),
+    ("causation_id", "ce_causationid"),
+    ("user_id", "ce_userid"),
+    ("user_role", "ce_userrole"),
+    ("client_addr", "ce_clientaddr"),
+)
+
+
 def _text(headers: Mapping[str, bytes], name: str) -> str:
     try:
         return headers[name].decode()
@@ -65,11 +74,14 @@ def decode_event(
     value: bytes,
     registry: EventRegistry,
 ) -> RecordedEvent:
-    """Rebuild the typed (upcast) event of a record written by :func:`event_headers`."""
+    """Rebuild the typed (upcast) event of a record written by :func:`event_headers`.
+
+    With a trusted registry (:meth:`EventRegistry.trusted`: records of our own topics, validated
+    when appended) the input checks are skipped; the result is the same.
+    """
     h = dict(headers)
     ce_type = _text(h, "ce_type")
     event_type = ce_type.rsplit(".", 1)[-1]
-    optional = {k: h[k].decode() for k in h if k.startswith("ce_")}
     try:
         payload = json.loads(value)
         event = registry.load(
@@ -83,16 +95,11 @@ def decode_event(
         )
     except (ValueError, TypeError, LookupError) as exc:
         raise MalformedEventMessageError(str(exc)) from exc
-    return RecordedEvent(
-        event=event,
-        position=int(_text(h, "ce_position")),
-        metadata=EventMetadata.model_validate(
-            {
-                "correlation_id": optional.get("ce_correlationid"),
-                "causation_id": optional.get("ce_causationid"),
-                "user_id": optional.get("ce_userid"),
-                "user_role": optional.get("ce_userrole"),
-                "client_addr": optional.get("ce_clientaddr"),
-            },
-        ),
-    )
+    metadata = {field: h[name].decode() if name in h else None for field, name in _METADATA_HEADERS}
+    position = int(_text(h, "ce_position"))
+    if registry.is_trusted:
+        return trusted_validate(
+            RecordedEvent,
+            {"event": event, "position": position, "metadata": trusted_validate(EventMetadata, metadata)},
+        )
+    return RecordedEvent(event=event, position=position, metadata=EventMetadata.model_validate(metadata))

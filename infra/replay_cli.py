@@ -203,7 +203,7 @@ def replay(
     engine = _engine(settings, batch_size)
 
     async def run() -> list[RebuildReport]:
-        return [await engine.rebuild(spec, rebuild_id=rebuild_id, keep_old=keep_old) for spec in specs]
+        return await engine.rebuild_many(specs, rebuild_id=rebuild_id, keep_old=keep_old)
 
     try:
         reports = asyncio.run(run())

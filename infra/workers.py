@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import structlog
 from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.message import StreamMessage
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
@@ -52,6 +54,67 @@ def to_delivery(
     except MalformedEventMessageError as exc:
         return Delivery(record.topic, record.partition, record.offset, headers, value, None, str(exc))
     return Delivery(record.topic, record.partition, record.offset, headers, value, recorded)
+
+
+class DecodedRecords:
+    """Deliveries of the records this process's projectors decoded lately, shared between them.
+
+    Several projections consume one topic (``scenes.events``: scenes, actors, users), each in
+    its own consumer group, so each record used to be decoded once per projection. Decoding is
+    a pure function of the record's headers and the bytes decoded (the value with its personal
+    fields opened), and a record's headers never change, so a delivery is reused only for the
+    same record (topic, partition, offset) *and* the same bytes: a record opened differently
+    (a key shredded in between) is decoded again. The oldest entries go first beyond
+    ``capacity``; a miss only costs a decoding.
+    """
+
+    def __init__(self, registry: EventRegistry, capacity: int) -> None:
+        self.registry = registry
+        self.capacity = capacity
+        self.topics: set[str] = set()
+        """The topics whose records are kept (the capacity follows their number)."""
+        self._entries: dict[tuple[str, int, int], tuple[bytes, Delivery]] = {}
+
+    def delivery(self, record: ConsumerRecord[Any, Any], opened: bytes | None) -> Delivery:
+        """Return ``record``'s delivery (see :func:`to_delivery`), decoded at most once."""
+        key = (record.topic, record.partition, record.offset)
+        decoded = (record.value or b"") if opened is None else opened
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] == decoded:
+            return hit[1]
+        delivery = to_delivery(record, self.registry, opened=opened)
+        entries = self._entries
+        entries[key] = (decoded, delivery)
+        while len(entries) > self.capacity:
+            del entries[next(iter(entries))]
+        return delivery
+
+
+_DECODED: weakref.WeakKeyDictionary[KafkaBroker, DecodedRecords] = weakref.WeakKeyDictionary()
+"""The decoded records shared by the projectors subscribed on one broker."""
+
+
+def _decoded_records(
+    broker: KafkaBroker, registry: EventRegistry, topics: Sequence[str], batch_size: int
+) -> DecodedRecords:
+    """Return ``broker``'s shared decoded records, with room for two batches of every topic read.
+
+    The projections of one topic read it at about the same pace, so one decodes what the
+    others then find here.
+    """
+    decoded = _DECODED.get(broker)
+    if decoded is None:
+        # Records of our own topics were validated when appended: decode them as trusted.
+        decoded = _DECODED[broker] = DecodedRecords(registry.trusted(), 0)
+    decoded.topics.update(topics)
+    decoded.capacity = max(decoded.capacity, 2 * batch_size * len(decoded.topics))
+    return decoded
+
+
+def _raw_values(msg: StreamMessage[Any]) -> Any:  # noqa: ANN401  FastStream's decoded body type
+    # The projector decodes the raw records itself: FastStream's own JSON decoding of every
+    # value was a tenth of a projector's time, for a body nobody read.
+    return msg.body
 
 
 def parse_command_message(
@@ -124,12 +187,14 @@ def register_projector(
     """Subscribe ``runner`` to its event topics: batches, offsets committed only after the DB commit.
 
     ``keys`` (the event store's personal data keys) opens sealed personal fields before decoding.
+    The projectors of one broker share their decoded records (:class:`DecodedRecords`).
     """
+    decoded = _decoded_records(broker, registry, topics, settings.projector_batch_size)
 
-    async def project(body: list[Any], msg: KafkaMessage) -> None:  # noqa: ARG001  raw records used
+    async def project(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001, ANN401  raw records used
         records = _records(msg)
         opened = await opened_values(keys, records, registry)
-        deliveries = [to_delivery(r, registry, opened=o) for r, o in zip(records, opened, strict=True)]
+        deliveries = [decoded.delivery(r, o) for r, o in zip(records, opened, strict=True)]
         async for attempt in _transient_retry():
             with attempt:
                 outcome = await runner.handle_batch(deliveries)
@@ -150,6 +215,7 @@ def register_projector(
         group_id=projector_group(settings, runner.projection.name),
         batch=True,
         max_records=settings.projector_batch_size,
+        decoder=_raw_values,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
     )(project)

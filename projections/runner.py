@@ -145,10 +145,14 @@ class ProjectionRunner:
         async with self._pool.acquire() as conn, conn.transaction():
             versions: dict[UUID, int] = {}
             parked: dict[UUID, int] = {}
-            # One round trip for both: the stream checkpoints and the parked streams.
+            # One round trip for both: the stream checkpoints and the parked streams. One index
+            # probe per stream (LATERAL ... LIMIT 1): with ``stream_id = ANY(...)`` a plan made
+            # while the table was small (a new shadow, a new projector) filtered every row of
+            # the projection instead, a cost growing with the table (70 ms a batch at 20k rows).
             for r in await conn.fetch(
-                "SELECT false AS dead, stream_id, stream_version AS n FROM projection_stream_versions "
-                "WHERE projection = $1 AND stream_id = ANY($2::uuid[]) "
+                "SELECT false AS dead, u.s AS stream_id, v.n FROM unnest($2::uuid[]) AS u(s) "
+                "CROSS JOIN LATERAL (SELECT stream_version AS n FROM projection_stream_versions "
+                "WHERE projection = $1 AND stream_id = u.s LIMIT 1) v "
                 "UNION ALL "
                 "SELECT * FROM (SELECT DISTINCT ON (stream_id) true, stream_id, id FROM "
                 "projection_dead_letters WHERE projection = $1 AND resolved_at IS NULL "

@@ -7,6 +7,7 @@ often they are redelivered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from uuid import UUID
 
@@ -31,28 +32,38 @@ _PER_CLASS = ",\n    ".join(
 )
 
 # An aggregate without GROUP BY yields one row even for no scenes: a movie whose last scene
-# went keeps a row of zeros.
+# went keeps a row of zeros. Every movie of the batch in one statement (a round trip per movie
+# was half a scene rebuild's time); each movie's figures are computed as if on their own.
 _RECOMPUTE = f"""
 INSERT INTO movie_scene_stats (movie_id, {", ".join(_COUNT_COLUMNS)}, last_updated)
 SELECT
-    $1::uuid,
-    count(*),
-    coalesce(sum(s.duration_seconds), 0)::integer,
-    {_PER_CLASS},
+    m.id,
+    s.*,
     (SELECT count(*) FROM scene_dialogues d JOIN scenes ds ON ds.id = d.scene_id
-      WHERE ds.movie_id = $1 AND d.is_memorable_quote),
-    (SELECT count(*) FROM scene_dialogues d JOIN scenes ds ON ds.id = d.scene_id WHERE ds.movie_id = $1),
+      WHERE ds.movie_id = m.id AND d.is_memorable_quote),
+    (SELECT count(*) FROM scene_dialogues d JOIN scenes ds ON ds.id = d.scene_id WHERE ds.movie_id = m.id),
     (SELECT count(DISTINCT a.actor_id) FROM scene_actors a JOIN scenes ac ON ac.id = a.scene_id
-      WHERE ac.movie_id = $1),
-    $2
-FROM scenes s
-WHERE s.movie_id = $1
+      WHERE ac.movie_id = m.id),
+    m.at
+FROM unnest($1::uuid[], $2::timestamptz[]) AS m(id, at)
+CROSS JOIN LATERAL (
+    SELECT
+        count(*),
+        coalesce(sum(s.duration_seconds), 0)::integer,
+        {_PER_CLASS}
+    FROM scenes s
+    WHERE s.movie_id = m.id
+) s
 ON CONFLICT (movie_id) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _COUNT_COLUMNS)},
     last_updated = GREATEST(movie_scene_stats.last_updated, EXCLUDED.last_updated)
 """
 
 
-async def recompute_movie_stats(conn: asyncpg.Connection, movie_id: UUID, at: datetime) -> None:
-    """Rewrite ``movie_id``'s stats row from the scene tables; ``at`` is the causing event's time."""
-    await conn.execute(_RECOMPUTE, movie_id, at)
+async def recompute_movie_stats(conn: asyncpg.Connection, touched: Mapping[UUID, datetime]) -> None:
+    """Rewrite the stats row of each movie of ``touched`` (movie id -> the causing event's time)."""
+    if not touched:
+        return
+    # In id order: two transactions touching the same movies lock their rows in the same order.
+    movies = sorted(touched)
+    await conn.execute(_RECOMPUTE, movies, [touched[m] for m in movies])

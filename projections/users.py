@@ -12,7 +12,7 @@ rebuild ends exactly where the live projection did.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +39,7 @@ from events.user import (
     UserVerified,
     WatchListEntryUpdated,
 )
+from projections.runner import BatchApplyFn
 
 # Taken by every transaction that reads or writes scene counts. A watch-list entry and a scene
 # of its movie projected at the same time (two projector instances, different partitions) would
@@ -298,3 +299,47 @@ USER_HANDLERS: dict[type[DomainEvent], ApplyFn] = {
     SceneDeleted: _scene_deleted,
 }
 """Apply function of every event the ``users`` projection handles."""
+
+
+async def _recount_many(conn: asyncpg.Connection, movie_ids: Sequence[UUID]) -> None:
+    """:func:`_recount` of several movies in one statement (a recount depends only on the index)."""
+    await conn.execute(
+        "UPDATE watch_lists w SET total_scenes_count = c.n "
+        "FROM (SELECT m, (SELECT count(*) FROM user_movie_scene_index i WHERE i.movie_id = m) AS n "
+        "      FROM unnest($1::uuid[]) AS m) c "
+        "WHERE w.movie_id = c.m AND w.total_scenes_count IS DISTINCT FROM c.n",
+        list(movie_ids),
+    )
+
+
+async def _scene_created_many(conn: asyncpg.Connection, events: Sequence[SceneCreated]) -> None:
+    await _lock_scene_counts(conn)
+    # Rows go in in event order, so for a scene named twice the first one wins, as one by one.
+    await conn.execute(
+        "INSERT INTO user_movie_scene_index (scene_id, movie_id) "
+        "SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT (scene_id) DO NOTHING",
+        [e.stream_id for e in events],
+        [e.movie_id for e in events],
+    )
+    await _recount_many(conn, list(dict.fromkeys(e.movie_id for e in events)))
+
+
+async def _scene_deleted_many(conn: asyncpg.Connection, events: Sequence[SceneDeleted]) -> None:
+    await _lock_scene_counts(conn)
+    await conn.execute(
+        "DELETE FROM user_movie_scene_index WHERE scene_id = ANY($1::uuid[])", [e.stream_id for e in events]
+    )
+    await _recount_many(conn, list(dict.fromkeys(e.movie_id for e in events)))
+
+
+USER_BATCH_HANDLERS: Mapping[type[DomainEvent], BatchApplyFn] = {
+    SceneCreated: _scene_created_many,
+    SceneDeleted: _scene_deleted_many,
+}
+"""Batch apply functions for ``Projection(name="users", ..., batch_handlers=USER_BATCH_HANDLERS)``:
+the same read model as their one-by-one functions applied in order (a recount is taken from
+the index after the group's rows are written, as after the last event one by one)."""
+
+USER_COMMUTING: frozenset[type[DomainEvent]] = frozenset({SceneCreated, SceneDeleted})
+"""Types of this module whose events of different scenes commute: each writes its scene's index
+row and recounts from the index (``commuting=USER_COMMUTING``)."""

@@ -7,9 +7,12 @@ from events.user import USER_EVENTS
 from infra.http.users import user_router
 from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.runner import Projection
+from projections.users import USER_BATCH_HANDLERS, USER_COMMUTING
 from projections.users import USER_HANDLERS as USER_APPLY
 
-USERS_PROJECTION = Projection(name="users", handlers=USER_APPLY)
+USERS_PROJECTION = Projection(
+    name="users", handlers=USER_APPLY, batch_handlers=USER_BATCH_HANDLERS, commuting=USER_COMMUTING
+)
 
 SERVICE = ServiceSpec(
     name="user",

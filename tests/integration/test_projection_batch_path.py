@@ -1,7 +1,7 @@
 """The runner's batch apply path builds exactly the read models of the one-by-one path.
 
 Random event sequences (with redeliveries and poison events) go through every projection of
-the Scene, Movie and Actor services twice, into two scratch schemas: once with the batch
+the Scene, Movie, Actor and User services twice, into two scratch schemas: once with the batch
 functions, once without. Every table of the two schemas must then be equal.
 """
 
@@ -37,6 +37,7 @@ from events.scene import (
     SceneReclassified,
     SceneRetimed,
 )
+from events.user import MovieAddedToWatchList, UserRegistered
 from infra.db import create_pool
 from infra.replay import ReplayEngine, compare_schemas
 from infra.services import build_registry, service, topic_by_stream_type
@@ -46,9 +47,10 @@ from projections.runner import Delivery, Projection, ProjectionRunner
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("scene", "movie", "actor")
+SERVICES = ("scene", "movie", "actor", "user")
 _offsets = count(1)
 _GENRE_IDS = [g.id for g in GENRES.values()]
+_HASH = "argon2id-stand-in"  # the projection stores whatever hash it is given
 
 
 class _Scenario:
@@ -65,6 +67,8 @@ class _Scenario:
         self.deleted: set[UUID] = set()
         self.groups: list[tuple[UUID, UUID]] = []
         self.entries: set[tuple[UUID, UUID]] = set()
+        self.watchers: list[UUID] = []
+        self.watched: set[tuple[UUID, UUID]] = set()
 
     def _next(self, stream: UUID) -> int:
         self.versions[stream] = self.versions.get(stream, 0) + 1
@@ -81,7 +85,7 @@ class _Scenario:
         rng = self.rng
         kind = rng.choice(
             ["movie", "genres", "actor", "entry", "create", "create", "create", "retime", "reclassify",
-             "edit", "cast", "cast", "dialogue", "dialogue", "nest", "delete", "group", "member"],
+             "edit", "cast", "cast", "dialogue", "dialogue", "nest", "delete", "group", "member", "watch"],
         )  # fmt: skip
         movie, actor, scene = rng.choice(self.movies), rng.choice(self.actors), self._live_scene()
         if kind == "movie" and movie not in self.versions:
@@ -102,6 +106,8 @@ class _Scenario:
         elif kind == "entry" and actor in self.versions and (actor, movie) not in self.entries:
             self.entries.add((actor, movie))
             self._emit(FilmographyEntryAdded, actor, movie_id=movie, role_type="lead")
+        elif kind == "watch":
+            self._watch(movie)
         elif kind == "create":
             new = uuid4()
             parent = scene if scene and rng.random() < 0.3 else None
@@ -189,6 +195,16 @@ class _Scenario:
         elif kind == "member" and self.groups:
             group, group_movie = rng.choice(self.groups)
             self._emit(SceneAddedToParallelGroup, group, movie_id=group_movie, scene_id=scene)
+
+    def _watch(self, movie: UUID) -> None:
+        # Watch-list entries carry a scene count the users projection recounts per movie.
+        if not self.watchers or self.rng.random() < 0.3:
+            self.watchers.append(user := uuid4())
+            self._emit(UserRegistered, user, email=f"{user.hex}@example.com", password_hash=_HASH)
+        user = self.rng.choice(self.watchers)
+        if (user, movie) not in self.watched:
+            self.watched.add((user, movie))
+            self._emit(MovieAddedToWatchList, user, entry_id=uuid4(), movie_id=movie)
 
     def poison(self) -> None:
         """One event each projection kind cannot apply (a CHECK or trigger rejects it)."""
