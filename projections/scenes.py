@@ -78,10 +78,19 @@ ON CONFLICT"""
 """``_INSERT`` for many scenes in one statement (arguments: one array per column)."""
 
 
+# The lines keep a copy of their scene's start for the dialogue search's page order
+# (scene_service 0011), rewritten in the same statement as the scene.
+_RETIME = (
+    "WITH retimed AS (UPDATE scenes SET start_time_seconds = $2, end_time_seconds = $3, "
+    "input_format = $4, updated_at = $5, version = $6 WHERE id = $1) "
+    "UPDATE scene_dialogues SET scene_start_time_seconds = $2 "
+    "WHERE scene_id = $1 AND scene_start_time_seconds IS DISTINCT FROM $2"
+)
+
+
 async def _retimed(conn: asyncpg.Connection, e: SceneRetimed) -> None:
     await conn.execute(
-        "UPDATE scenes SET start_time_seconds = $2, end_time_seconds = $3, input_format = $4, "
-        "updated_at = $5, version = $6 WHERE id = $1",
+        _RETIME,
         e.stream_id,
         e.start_time_seconds,
         e.end_time_seconds,
@@ -371,8 +380,7 @@ async def _created_many(conn: asyncpg.Connection, events: Sequence[SceneCreated]
 
 async def _retimed_many(conn: asyncpg.Connection, events: Sequence[SceneRetimed]) -> None:
     await conn.executemany(
-        "UPDATE scenes SET start_time_seconds = $2, end_time_seconds = $3, input_format = $4, "
-        "updated_at = $5, version = $6 WHERE id = $1",
+        _RETIME,
         [
             (
                 e.stream_id,
@@ -458,13 +466,18 @@ async def _dialogue_added_many(conn: asyncpg.Connection, events: Sequence[Dialog
     if len({e.dialogue_id for e in events}) < len(events):
         await conn.executemany(_UPSERT_DIALOGUE, rows)  # a line twice: keep the exact sequence
     else:
+        # The lines' copy of their scene's movie and start (scene_service 0011) is joined in here,
+        # far cheaper than the trigger that fills it row by row; a missing scene leaves it NULL
+        # (LEFT JOIN), so the foreign key still rejects the row.
         await conn.execute(
-            _UPSERT_DIALOGUE.split("VALUES", maxsplit=1)[0]
-            + "SELECT u.*, u.at FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], "
-            "$6::int[], $7::int[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], "
-            "$13::timestamptz[]) AS u(id, scene_id, actor_id, character_name, dialogue_text, "
-            "start_time_offset, duration_seconds, is_memorable_quote, dialogue_type, emotional_tone, "
-            "language, subtitle_text, at) " + _UPSERT_DIALOGUE[_UPSERT_DIALOGUE.index("ON CONFLICT") :],
+            _UPSERT_DIALOGUE.split(") VALUES", maxsplit=1)[0] + ", movie_id, scene_start_time_seconds) "
+            "SELECT u.*, u.at, s.movie_id, s.start_time_seconds FROM unnest($1::uuid[], $2::uuid[], "
+            "$3::uuid[], $4::text[], $5::text[], $6::int[], $7::int[], $8::boolean[], $9::text[], "
+            "$10::text[], $11::text[], $12::text[], $13::timestamptz[]) AS u(id, scene_id, actor_id, "
+            "character_name, dialogue_text, start_time_offset, duration_seconds, is_memorable_quote, "
+            "dialogue_type, emotional_tone, language, subtitle_text, at) "
+            "LEFT JOIN scenes s ON s.id = u.scene_id "
+            + _UPSERT_DIALOGUE[_UPSERT_DIALOGUE.index("ON CONFLICT") :],
             *zip(*rows, strict=True),
         )
     await _touch_many(conn, events)
@@ -517,8 +530,7 @@ async def recompute_touched_stats(conn: asyncpg.Connection, events: Sequence[Dom
     for e in events:
         if isinstance(e, STATS_EVENTS):
             latest[e.movie_id] = max(e.occurred_at, latest.get(e.movie_id, e.occurred_at))
-    for movie_id, at in latest.items():
-        await recompute_movie_stats(conn, movie_id, at)
+    await recompute_movie_stats(conn, latest)
 
 
 SCENE_HANDLERS: dict[type[DomainEvent], ApplyFn] = {

@@ -26,20 +26,20 @@ async def acting(
     ``SET LOCAL`` and ``set_config(..., true)`` end with the transaction, so the pooled
     connection goes back as the owner with no user set.
     """
-    # Identifiers cannot be bound: the role name comes from the fixed table above, never the client.
+    # The role name comes from the fixed table above, never the client.
     role = DATABASE_ROLES[identity.role]
     user_id = str(identity.user_id) if identity.user_id is not None else ""
     async with engine.connect() as raw:
         conn = await raw.execution_options(isolation_level=isolation)
         async with conn.begin():
+            # One round trip: set_config('role', ..., true) is SET LOCAL ROLE (same membership check).
             await conn.execute(
                 text(
                     "SELECT set_config('app.current_user_id', :user_id, true), "
-                    "set_config('app.current_role', :role, true)"
+                    "set_config('app.current_role', :role, true), set_config('role', :db_role, true)"
                 ),
-                {"user_id": user_id, "role": identity.role},
+                {"user_id": user_id, "role": identity.role, "db_role": role},
             )
-            await conn.execute(text(f'SET LOCAL ROLE "{role}"'))
             yield conn
 
 

@@ -559,6 +559,14 @@ EXTRA_COLUMNS: dict[str, dict[str, str]] = {
     "filmography": {"updated_at": "a role is revised by later events; when it last was"},
     "users": {"version": _STREAM_VERSION, "erased_at": "when the user's personal data was erased"},
     "reviews": {"version": _STREAM_VERSION},
+    "scene_dialogues": {
+        "movie_id": "dialogue search page order (scene_service 0011): a copy of the scene's movie",
+        "scene_start_time_seconds": "dialogue search page order (scene_service 0011): a copy of the scene's start",
+        "dialogue_text_normalised": "dialogue search (scene_service 0011): the text as search compares it, "
+        "NULL when equal",
+        "subtitle_text_normalised": "dialogue search (scene_service 0011): the subtitle as search compares it, "
+        "NULL when equal",
+    },
     "saga_events": {
         "position": _EVENT_STORE + ": the global order",
         "stream_type": _EVENT_STORE,
