@@ -4,13 +4,19 @@ Ranges are half-open, ``[start, end)`` like ``int4range``'s default: scenes that
 (one ends when the other starts) do not overlap.
 
 The pairs come from a B-tree start sweep, not the design's GiST self-join: each scene is paired
-with the scenes starting at or after it (ordered by ``(start, id)``) and before it ends, probing
-``idx_scenes_movie_time (movie_id, start_time_seconds, end_time_seconds)``. For non-empty ranges
-this is exactly ``&&`` (the later-starting scene overlaps iff it starts before the earlier one
-ends), and on 10,000 overlapping scenes it is 5-10x faster than the GiST self-join
-(``shared/notes/postgres-search-and-overlaps.md`` section 2). "Overlaps any other" is a window
-sweep over the same index: a scene overlaps another iff an earlier-ordered scene ends after it
-starts, or the next-ordered scene starts before it ends.
+with the scenes starting at or after it (ordered by ``(start, id)``) and before it ends. For
+non-empty ranges this is exactly ``&&`` (the later-starting scene overlaps iff it starts before
+the earlier one ends). Each scene's later partners are one range probe of
+``idx_scenes_movie_start_covering (movie_id, start_time_seconds, id) INCLUDE (end_time_seconds,
+created_by)`` (migration 0012): the probe's bounds are all index columns and the row-level
+security policies only read ``movie_id`` and ``created_by``, so both sides are index-only scans
+under every role (on pages the visibility map marks all-visible, as autovacuum keeps them). The
+probe is a ``LATERAL ... OFFSET 0`` subquery so that the planner cannot flatten it into the join
+it picked under row-level security, which compared every two scenes of a movie (a merge join, or
+a nested loop over the materialised movie): on 10,000 scenes, EXPLAIN ANALYZE of the first page
+of 1,000 pairs as a viewer took 45 ms that way and 4 ms with the probe.
+"Overlaps any other" is a window sweep over the same index: a scene overlaps another iff an
+earlier-ordered scene ends after it starts, or the next-ordered scene starts before it ends.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -36,22 +43,27 @@ __all__ = [
     "decode_pair_cursor",
     "encode_pair_cursor",
     "movie_known",
+    "pair_page_params",
 ]
 
 # ``a`` is the pair's earlier scene by (start, id), ``b`` the later one; the overlap is then
-# [b.start, least(a.end, b.end)).
+# [b.start, least(a.end, b.end)), computed in Python (two columns fewer to send per pair).
+# Inside the probe, the scenes' row-level security policies apply to ``s`` too: a pair needs
+# both scenes visible.
 _PAIRS = """
 SELECT a.movie_id,
        a.id AS first_scene_id, a.start_time_seconds AS first_start, a.end_time_seconds AS first_end,
-       b.id AS second_scene_id, b.start_time_seconds AS second_start, b.end_time_seconds AS second_end,
-       b.start_time_seconds AS overlap_start,
-       least(a.end_time_seconds, b.end_time_seconds) AS overlap_end
+       b.id AS second_scene_id, b.start_time_seconds AS second_start, b.end_time_seconds AS second_end
 FROM scenes a
-JOIN scenes b
-  ON b.movie_id = a.movie_id
- AND b.start_time_seconds >= a.start_time_seconds
- AND b.start_time_seconds < a.end_time_seconds
- AND (b.start_time_seconds, b.id) > (a.start_time_seconds, a.id)
+CROSS JOIN LATERAL (
+    SELECT s.id, s.start_time_seconds, s.end_time_seconds
+    FROM scenes s
+    WHERE s.movie_id = a.movie_id
+      AND s.start_time_seconds >= a.start_time_seconds
+      AND s.start_time_seconds < a.end_time_seconds
+      AND (s.start_time_seconds, s.id) > (a.start_time_seconds, a.id)
+    OFFSET 0
+) b
 """
 
 MOVIE_PAIRS_SQL = (
@@ -61,6 +73,9 @@ ORDER BY a.start_time_seconds, a.id, b.start_time_seconds, b.id"""
 )
 """One movie's overlapping pairs, in timeline order."""
 
+# The outer scan walks idx_scenes_movie_start_covering from the cursor's movie on, so a page
+# probes about ``limit`` scenes (plus the rest of the cursor's movie) and an incremental sort
+# orders each movie's pairs by id: a page costs the same at the end of the walk as at its start.
 ALL_PAIRS_SQL = (
     _PAIRS
     + """WHERE a.movie_id >= :after_movie
@@ -155,11 +170,43 @@ async def movie_known(conn: AsyncConnection, movie_id: UUID) -> bool:
     return bool((await conn.execute(text(_MOVIE_KNOWN_SQL), {"movie_id": movie_id})).scalar())
 
 
-def _pair(row: Any) -> OverlapPair:  # noqa: ANN401  a SQLAlchemy Row
-    data = dict(row._mapping)  # noqa: SLF001  Row's public mapping view
-    return OverlapPair.model_validate(
-        {**data, "overlap_seconds": data["overlap_end"] - data["overlap_start"]}
-    )
+def pair_page_params(limit: int, after: tuple[UUID, UUID, UUID] | None = None) -> dict[str, object]:
+    """Bind ``ALL_PAIRS_SQL`` for a page of ``limit`` pairs after (movie, first, second id).
+
+    One row more than ``limit`` is asked for: its presence says whether a next page exists.
+    """
+    # An all-zero key sorts before every UUID except itself, which no gen_random_uuid() makes.
+    movie, first, second = after or (_ZERO_UUID,) * 3
+    return {"after_movie": movie, "after_first": first, "after_second": second, "limit": limit + 1}
+
+
+_PAIR_LIST: TypeAdapter[list[OverlapPair]] = TypeAdapter(list[OverlapPair])
+
+
+def _pairs(rows: Sequence[Sequence[Any]]) -> list[OverlapPair]:
+    """Build the views of ``_PAIRS`` rows, in one validation pass rather than one call per pair.
+
+    Rows are unpacked by position (the select list above): going through each row's mapping
+    took three times as long as validating the views.
+    """
+    views = []
+    for movie, first, first_start, first_end, second, second_start, second_end in rows:
+        overlap_end = min(first_end, second_end)
+        views.append(
+            {
+                "movie_id": movie,
+                "first_scene_id": first,
+                "first_start": first_start,
+                "first_end": first_end,
+                "second_scene_id": second,
+                "second_start": second_start,
+                "second_end": second_end,
+                "overlap_start": second_start,
+                "overlap_end": overlap_end,
+                "overlap_seconds": overlap_end - second_start,
+            }
+        )
+    return _PAIR_LIST.validate_python(views)
 
 
 class OverlapQueries:
@@ -177,21 +224,20 @@ class OverlapQueries:
     ) -> list[OverlapPair] | None:
         """Return a movie's overlapping pairs in timeline order, or ``None`` for an unknown movie."""
         async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
-            if not await movie_known(conn, movie_id):
-                return None
             rows = (await conn.execute(text(MOVIE_PAIRS_SQL), {"movie_id": movie_id})).all()
-        return [_pair(r) for r in rows]
+            # A pair means visible scenes, so a known movie: only an empty answer needs the look-up.
+            if not rows and not await movie_known(conn, movie_id):
+                return None
+        return _pairs(rows)
 
     async def all_pairs(
         self, *, limit: int, after: str | None = None, identity: Identity | None = None
     ) -> OverlapPage:
         """Return a keyset page of every movie's overlapping pairs (ValueError for a bad cursor)."""
-        movie, first, second = decode_pair_cursor(after) if after else (_ZERO_UUID,) * 3
-        params = {"after_movie": movie, "after_first": first, "after_second": second, "limit": limit + 1}
+        params = pair_page_params(limit, decode_pair_cursor(after) if after else None)
         async with reading(self._engine, identity) as conn:
             rows = (await conn.execute(text(ALL_PAIRS_SQL), params)).all()
-        # An all-zero cursor sorts before every UUID except itself, which no gen_random_uuid() makes.
-        items = [_pair(r) for r in rows[:limit]]
+        items = _pairs(rows[:limit])
         more = len(rows) > limit
         return OverlapPage(items=items, next=encode_pair_cursor(items[-1]) if more else None)
 
