@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel
 from pydantic_core import SchemaValidator
 
-from events.base import DomainEvent
+from events.base import DomainEvent, EventMetadata, RecordedEvent
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -165,3 +165,12 @@ class EventRegistry:
         if self.is_trusted:
             return trusted_validate(cls, data)
         return cls.model_validate(data)
+
+    def recorded(self, event: DomainEvent, position: int, metadata: Mapping[str, Any]) -> RecordedEvent:
+        """Wrap a loaded event with its log position and metadata (trusted like :meth:`load`)."""
+        if self.is_trusted:
+            return trusted_validate(
+                RecordedEvent,
+                {"event": event, "position": position, "metadata": trusted_validate(EventMetadata, metadata)},
+            )
+        return RecordedEvent(event=event, position=position, metadata=EventMetadata.model_validate(metadata))

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from events.base import EventMetadata, RecordedEvent
-from events.registry import EventRegistry, trusted_validate
+from events.registry import EventRegistry
 
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "sceneledger."
@@ -97,9 +97,4 @@ def decode_event(
         raise MalformedEventMessageError(str(exc)) from exc
     metadata = {field: h[name].decode() if name in h else None for field, name in _METADATA_HEADERS}
     position = int(_text(h, "ce_position"))
-    if registry.is_trusted:
-        return trusted_validate(
-            RecordedEvent,
-            {"event": event, "position": position, "metadata": trusted_validate(EventMetadata, metadata)},
-        )
-    return RecordedEvent(event=event, position=position, metadata=EventMetadata.model_validate(metadata))
+    return registry.recorded(event, position, metadata)

@@ -29,6 +29,9 @@ FROM saga_events WHERE stream_id = $1 ORDER BY stream_version
 """
 
 
+_METADATA_COLUMNS = ("correlation_id", "causation_id", "user_id", "user_role", "client_addr")
+
+
 def recorded_from_row(row: asyncpg.Record | dict[str, Any], registry: EventRegistry) -> RecordedEvent:
     """Turn a ``saga_events`` row into a typed, upcast event."""
     event = registry.load(
@@ -40,17 +43,7 @@ def recorded_from_row(row: asyncpg.Record | dict[str, Any], registry: EventRegis
         stream_version=row["stream_version"],
         occurred_at=row["occurred_at"],
     )
-    return RecordedEvent(
-        event=event,
-        position=row["position"],
-        metadata=EventMetadata(
-            correlation_id=row["correlation_id"],
-            causation_id=row["causation_id"],
-            user_id=row["user_id"],
-            user_role=row["user_role"],
-            client_addr=row["client_addr"],
-        ),
-    )
+    return registry.recorded(event, row["position"], {field: row[field] for field in _METADATA_COLUMNS})
 
 
 def _flattened(conditions: Sequence[StreamCondition]) -> tuple[list[int], list[str], list[bool]]:
