@@ -25,7 +25,7 @@ from bench.report import Figure, percentile
 from infra.auth import Identity
 from infra.bootstrap import sqlalchemy_url
 from infra.db import create_pool
-from infra.migrate import MIGRATIONS_DIR, SHARED_PROJECTION_MIGRATIONS, migrate_database
+from infra.migrate import MIGRATIONS_DIR, SHARED_PROJECTION_MIGRATIONS, drop_databases, migrate_database
 from infra.seed import (
     DIRECTORS,
     EMOTIONAL_TAGS,
@@ -114,11 +114,7 @@ async def scratch_scene_database(base: Settings, label: str) -> AsyncIterator[st
     try:
         yield dsn
     finally:
-        admin = await asyncpg.connect(with_database(base.pg_dsn or "", "postgres"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_databases(base.pg_dsn or "", [dsn.rsplit("/", 1)[1]])
 
 
 def _scene_rows(rng: random.Random, movies: list[UUID], count: int) -> Iterator[tuple[Any, ...]]:
