@@ -88,9 +88,8 @@ _RETIME = (
 )
 
 
-async def _retimed(conn: asyncpg.Connection, e: SceneRetimed) -> None:
-    await conn.execute(
-        _RETIME,
+def _retime_args(e: SceneRetimed) -> tuple[Any, ...]:
+    return (
         e.stream_id,
         e.start_time_seconds,
         e.end_time_seconds,
@@ -100,10 +99,18 @@ async def _retimed(conn: asyncpg.Connection, e: SceneRetimed) -> None:
     )
 
 
-async def _reclassified(conn: asyncpg.Connection, e: SceneReclassified) -> None:
-    await conn.execute(
-        "UPDATE scenes SET level1_classification = $2, level2_classification = $3, "
-        "level3_classification = $4, updated_at = $5, version = $6 WHERE id = $1",
+async def _retimed(conn: asyncpg.Connection, e: SceneRetimed) -> None:
+    await conn.execute(_RETIME, *_retime_args(e))
+
+
+_RECLASSIFY = (
+    "UPDATE scenes SET level1_classification = $2, level2_classification = $3, "
+    "level3_classification = $4, updated_at = $5, version = $6 WHERE id = $1"
+)
+
+
+def _reclassify_args(e: SceneReclassified) -> tuple[Any, ...]:
+    return (
         e.stream_id,
         e.level1_classification,
         e.level2_classification,
@@ -113,17 +120,22 @@ async def _reclassified(conn: asyncpg.Connection, e: SceneReclassified) -> None:
     )
 
 
+async def _reclassified(conn: asyncpg.Connection, e: SceneReclassified) -> None:
+    await conn.execute(_RECLASSIFY, *_reclassify_args(e))
+
+
+_EDIT_DETAILS = (
+    "UPDATE scenes SET description = $2, tags = $3, emotional_tags = $4, updated_at = $5, "
+    "version = $6 WHERE id = $1"
+)
+
+
+def _details_args(e: SceneDetailsEdited) -> tuple[Any, ...]:
+    return (e.stream_id, e.description, list(e.tags), list(e.emotional_tags), e.occurred_at, e.stream_version)
+
+
 async def _details_edited(conn: asyncpg.Connection, e: SceneDetailsEdited) -> None:
-    await conn.execute(
-        "UPDATE scenes SET description = $2, tags = $3, emotional_tags = $4, updated_at = $5, "
-        "version = $6 WHERE id = $1",
-        e.stream_id,
-        e.description,
-        list(e.tags),
-        list(e.emotional_tags),
-        e.occurred_at,
-        e.stream_version,
-    )
+    await conn.execute(_EDIT_DETAILS, *_details_args(e))
 
 
 async def _deleted(conn: asyncpg.Connection, e: SceneDeleted) -> None:
@@ -379,56 +391,15 @@ async def _created_many(conn: asyncpg.Connection, events: Sequence[SceneCreated]
 
 
 async def _retimed_many(conn: asyncpg.Connection, events: Sequence[SceneRetimed]) -> None:
-    await conn.executemany(
-        _RETIME,
-        [
-            (
-                e.stream_id,
-                e.start_time_seconds,
-                e.end_time_seconds,
-                e.input_format,
-                e.occurred_at,
-                e.stream_version,
-            )
-            for e in events
-        ],
-    )
+    await conn.executemany(_RETIME, [_retime_args(e) for e in events])
 
 
 async def _reclassified_many(conn: asyncpg.Connection, events: Sequence[SceneReclassified]) -> None:
-    await conn.executemany(
-        "UPDATE scenes SET level1_classification = $2, level2_classification = $3, "
-        "level3_classification = $4, updated_at = $5, version = $6 WHERE id = $1",
-        [
-            (
-                e.stream_id,
-                e.level1_classification,
-                e.level2_classification,
-                e.level3_classification,
-                e.occurred_at,
-                e.stream_version,
-            )
-            for e in events
-        ],
-    )
+    await conn.executemany(_RECLASSIFY, [_reclassify_args(e) for e in events])
 
 
 async def _details_edited_many(conn: asyncpg.Connection, events: Sequence[SceneDetailsEdited]) -> None:
-    await conn.executemany(
-        "UPDATE scenes SET description = $2, tags = $3, emotional_tags = $4, updated_at = $5, "
-        "version = $6 WHERE id = $1",
-        [
-            (
-                e.stream_id,
-                e.description,
-                list(e.tags),
-                list(e.emotional_tags),
-                e.occurred_at,
-                e.stream_version,
-            )
-            for e in events
-        ],
-    )
+    await conn.executemany(_EDIT_DETAILS, [_details_args(e) for e in events])
 
 
 async def _deleted_many(conn: asyncpg.Connection, events: Sequence[SceneDeleted]) -> None:
