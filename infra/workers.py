@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -175,6 +177,55 @@ def _transient_retry() -> AsyncRetrying:
     )
 
 
+class DelayedSettle:
+    """Settles a projection's deferred work once its backlog pauses, or at the latest ``max_wait``.
+
+    A full batch means more records are waiting, so the projector defers (``settle=False``)
+    and calls :meth:`deferred`; the first batch that is not full settles in its own
+    transaction. A backlog that ends on a full batch has no such batch: this settles it
+    ``quiet`` seconds after the last deferred batch, and a backlog that never pauses is
+    settled every ``max_wait`` seconds, which bounds how far behind the deferred figures get.
+    A failed settle loses nothing: the marks stay for the next batch or settle.
+    """
+
+    def __init__(self, runner: ProjectionRunner, *, quiet: float = 1.0, max_wait: float = 10.0) -> None:
+        self._runner = runner
+        self._quiet = quiet
+        self._max_wait = max_wait
+        self._first = self._last = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def deferred(self) -> None:
+        """Note a deferred batch; start the timer if none runs."""
+        now = time.monotonic()
+        self._last = now
+        if self._task is None or self._task.done():
+            self._first = now
+            self._task = asyncio.create_task(
+                self._settle_later(), name=f"settle-{self._runner.projection.name}"
+            )
+            self._task.add_done_callback(self._report)
+
+    async def _settle_later(self) -> None:
+        while True:
+            now = time.monotonic()
+            due = min(self._last + self._quiet, self._first + self._max_wait)
+            if now >= due:
+                break
+            await asyncio.sleep(due - now)
+        async for attempt in _transient_retry():
+            with attempt:
+                await self._runner.settle()
+
+    def _report(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "projection.settle_failed",
+                projection=self._runner.projection.name,
+                error=repr(task.exception()),
+            )
+
+
 def register_projector(
     broker: KafkaBroker,
     settings: Settings,
@@ -190,14 +241,19 @@ def register_projector(
     The projectors of one broker share their decoded records (:class:`DecodedRecords`).
     """
     decoded = _decoded_records(broker, registry, topics, settings.projector_batch_size)
+    later = DelayedSettle(runner) if runner.projection.deferral is not None else None
 
     async def project(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001, ANN401  raw records used
         records = _records(msg)
         opened = await opened_values(keys, records, registry)
         deliveries = [decoded.delivery(r, o) for r, o in zip(records, opened, strict=True)]
+        # A full batch: a backlog, more records are waiting (see DelayedSettle).
+        backlog = later is not None and len(records) >= settings.projector_batch_size
         async for attempt in _transient_retry():
             with attempt:
-                outcome = await runner.handle_batch(deliveries)
+                outcome = await runner.handle_batch(deliveries, settle=not backlog)
+        if backlog and later is not None:
+            later.deferred()
         for d in outcome.dead_lettered:
             await broker.publish(
                 d.value,

@@ -38,6 +38,7 @@ ApplyFn = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 BatchApplyFn = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[None]]
 """Applies consecutive events of one type (oldest first; a stream may appear more than once)."""
 AfterBatchFn = Callable[[asyncpg.Connection, Sequence[DomainEvent]], Awaitable[None]]
+SettleFn = Callable[[asyncpg.Connection], Awaitable[None]]
 
 # Errors that say "this event cannot be applied", as opposed to "the database is away".
 POISON_ERRORS: tuple[type[BaseException], ...] = (
@@ -74,6 +75,20 @@ class BatchOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Deferral:
+    """How a projection's ``after_batch`` work may be put off while a backlog is worked through.
+
+    ``after_batch`` must also do whatever ``mark`` left, so that any batch applied without
+    deferring settles the earlier deferred ones.
+    """
+
+    mark: AfterBatchFn
+    """Runs instead of ``after_batch``, in the batch's transaction: records what it would redo."""
+    settle: SettleFn
+    """Redoes everything marked (its own transaction; :meth:`ProjectionRunner.settle`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Projection:
     """A named read model: the apply function of each event type it handles."""
 
@@ -86,6 +101,8 @@ class Projection:
     after_batch: AfterBatchFn | None = None
     """Runs once per batch, in its transaction, with the events applied: for figures derived
     from many rows (recomputed once per touched key instead of once per event)."""
+    deferral: Deferral | None = None
+    """Lets a caller working through a backlog put ``after_batch`` off (see :class:`Deferral`)."""
     batch_handlers: Mapping[type[DomainEvent], BatchApplyFn] = field(default_factory=dict)
     """Optional batch apply function of some event types (each also needs its one-by-one
     function in ``handlers``: the careful path after a poison event uses that one)."""
@@ -132,14 +149,27 @@ class ProjectionRunner:
         self._pool = pool
         self.projection = projection
 
-    async def handle_batch(self, deliveries: Sequence[Delivery]) -> BatchOutcome:
-        """Apply a batch in one transaction; fall back to one savepoint per event on a poison event."""
-        try:
-            return await self._run(deliveries, careful=False)
-        except _PoisonError:
-            return await self._run(deliveries, careful=True)
+    async def handle_batch(self, deliveries: Sequence[Delivery], *, settle: bool = True) -> BatchOutcome:
+        """Apply a batch in one transaction; fall back to one savepoint per event on a poison event.
 
-    async def _run(self, deliveries: Sequence[Delivery], *, careful: bool) -> BatchOutcome:
+        ``settle=False`` (a batch of a backlog, more to come): the projection's ``after_batch``
+        work is only marked, if it has a :class:`Deferral`; :meth:`settle`, or the next batch
+        handled with ``settle=True``, does it.
+        """
+        try:
+            return await self._run(deliveries, careful=False, settle=settle)
+        except _PoisonError:
+            return await self._run(deliveries, careful=True, settle=settle)
+
+    async def settle(self) -> None:
+        """Do the ``after_batch`` work the deferred batches left, in a transaction of its own."""
+        deferral = self.projection.deferral
+        if deferral is None:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            await deferral.settle(conn)
+
+    async def _run(self, deliveries: Sequence[Delivery], *, careful: bool, settle: bool) -> BatchOutcome:
         name = self.projection.name
         stream_ids = list({d.recorded.event.stream_id for d in deliveries if d.recorded})
         async with self._pool.acquire() as conn, conn.transaction():
@@ -166,8 +196,8 @@ class ProjectionRunner:
                 await self._one(conn, d, state)
             await self._flush(conn, state)
             outcome, touched = state.outcome, state.touched
-            if self.projection.after_batch is not None and outcome.applied_events:
-                await self.projection.after_batch(conn, outcome.applied_events)
+            if outcome.applied_events:
+                await self._after_batch(conn, outcome.applied_events, settle=settle)
             if touched:
                 await conn.execute(
                     "INSERT INTO projection_stream_versions "
@@ -183,6 +213,15 @@ class ProjectionRunner:
                 )
             await self._save_offsets(conn, deliveries)
         return outcome
+
+    async def _after_batch(
+        self, conn: asyncpg.Connection, events: Sequence[DomainEvent], *, settle: bool
+    ) -> None:
+        projection = self.projection
+        if not settle and projection.deferral is not None:
+            await projection.deferral.mark(conn, events)
+        elif projection.after_batch is not None:
+            await projection.after_batch(conn, events)
 
     async def _one(self, conn: asyncpg.Connection, d: Delivery, state: _BatchState) -> None:
         outcome, versions, parked, touched = state.outcome, state.versions, state.parked, state.touched

@@ -2,7 +2,8 @@
 
 Recomputing from ``scenes``, ``scene_actors`` and ``scene_dialogues`` (kept in the same
 database and transaction) makes the row right whatever order events arrive in and however
-often they are redelivered.
+often they are redelivered. A batch worked through in a backlog may instead only mark its
+movies stale (``movie_scene_stats_stale``); the next recompute in any transaction settles them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,26 @@ _PER_CLASS = ",\n    ".join(
 # An aggregate without GROUP BY yields one row even for no scenes: a movie whose last scene
 # went keeps a row of zeros. Every movie of the batch in one statement (a round trip per movie
 # was half a scene rebuild's time); each movie's figures are computed as if on their own.
+# The movies marked stale are taken along (and unmarked) in the same statement. SKIP LOCKED: a
+# mark held by a transaction still running is that transaction's, or the next settle's, to do;
+# waiting for it could only deadlock. Movies in id order: two transactions lock their stats
+# rows in the same order.
 _RECOMPUTE = f"""
+WITH settled AS (
+    DELETE FROM movie_scene_stats_stale
+    WHERE movie_id IN (SELECT movie_id FROM movie_scene_stats_stale FOR UPDATE SKIP LOCKED)
+    RETURNING movie_id, changed_at
+),
+m AS (
+    SELECT a.id, max(a.at) AS at
+    FROM (
+        SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, at)
+        UNION ALL
+        SELECT movie_id, changed_at FROM settled
+    ) a
+    GROUP BY a.id
+    ORDER BY a.id
+)
 INSERT INTO movie_scene_stats (movie_id, {", ".join(_COUNT_COLUMNS)}, last_updated)
 SELECT
     m.id,
@@ -45,7 +65,7 @@ SELECT
     (SELECT count(DISTINCT a.actor_id) FROM scene_actors a JOIN scenes ac ON ac.id = a.scene_id
       WHERE ac.movie_id = m.id),
     m.at
-FROM unnest($1::uuid[], $2::timestamptz[]) AS m(id, at)
+FROM m
 CROSS JOIN LATERAL (
     SELECT
         count(*),
@@ -60,10 +80,28 @@ ON CONFLICT (movie_id) DO UPDATE SET
 """
 
 
+_MARK_STALE = """
+INSERT INTO movie_scene_stats_stale (movie_id, changed_at)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[])
+ON CONFLICT (movie_id) DO UPDATE
+SET changed_at = GREATEST(movie_scene_stats_stale.changed_at, EXCLUDED.changed_at)
+"""
+
+
 async def recompute_movie_stats(conn: asyncpg.Connection, touched: Mapping[UUID, datetime]) -> None:
-    """Rewrite the stats row of each movie of ``touched`` (movie id -> the causing event's time)."""
-    if not touched:
-        return
-    # In id order: two transactions touching the same movies lock their rows in the same order.
+    """Rewrite the stats row of each movie of ``touched`` (movie id -> the causing event's time).
+
+    The movies marked stale are recomputed too, and unmarked: with ``touched`` empty, this
+    settles what :func:`mark_movie_stats_stale` left.
+    """
     movies = sorted(touched)
     await conn.execute(_RECOMPUTE, movies, [touched[m] for m in movies])
+
+
+async def mark_movie_stats_stale(conn: asyncpg.Connection, touched: Mapping[UUID, datetime]) -> None:
+    """Mark each movie of ``touched`` stale instead of recomputing it (see the module docstring)."""
+    if not touched:
+        return
+    # In id order, as the recompute: the marks are row locks too.
+    movies = sorted(touched)
+    await conn.execute(_MARK_STALE, movies, [touched[m] for m in movies])

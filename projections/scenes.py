@@ -2,7 +2,8 @@
 
 One apply function per event of ``scenes.events``. Events that change what a movie's
 statistics summarise (``STATS_EVENTS``) have that movie's ``movie_scene_stats`` row recomputed
-once per batch, in the batch's transaction (``recompute_touched_stats``).
+once per batch, in the batch's transaction (``recompute_touched_stats``), or, for a batch of
+a backlog, marked stale and recomputed later (``STATS_DEFERRAL``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from events.scene import (
     SceneRemovedFromParallelGroup,
     SceneRetimed,
 )
-from projections.runner import ApplyFn, BatchApplyFn
-from projections.scene_stats import recompute_movie_stats
+from projections.runner import ApplyFn, BatchApplyFn, Deferral
+from projections.scene_stats import mark_movie_stats_stale, recompute_movie_stats
 
 _INSERT = """
 INSERT INTO scenes (
@@ -495,13 +496,34 @@ STATS_EVENTS: tuple[type[SceneEvent], ...] = (
 """Events that change a movie's ``movie_scene_stats``."""
 
 
-async def recompute_touched_stats(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
-    """Recompute ``movie_scene_stats`` once per movie the batch touched (not once per event)."""
+def _movies_touched(events: Sequence[DomainEvent]) -> dict[UUID, datetime]:
     latest: dict[UUID, datetime] = {}
     for e in events:
         if isinstance(e, STATS_EVENTS):
             latest[e.movie_id] = max(e.occurred_at, latest.get(e.movie_id, e.occurred_at))
-    await recompute_movie_stats(conn, latest)
+    return latest
+
+
+async def recompute_touched_stats(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+    """Recompute ``movie_scene_stats`` once per movie the batch touched (not once per event).
+
+    Movies an earlier batch only marked stale are recomputed in the same statement.
+    """
+    await recompute_movie_stats(conn, _movies_touched(events))
+
+
+async def mark_touched_stats_stale(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+    """Mark the movies the batch touched stale: a batch of a backlog leaves the recompute for later."""
+    await mark_movie_stats_stale(conn, _movies_touched(events))
+
+
+async def settle_stale_stats(conn: asyncpg.Connection) -> None:
+    """Recompute every movie marked stale (what the deferred batches left)."""
+    await recompute_movie_stats(conn, {})
+
+
+STATS_DEFERRAL = Deferral(mark=mark_touched_stats_stale, settle=settle_stale_stats)
+"""How the scenes projection puts ``movie_scene_stats`` off while a backlog is worked through."""
 
 
 SCENE_HANDLERS: dict[type[DomainEvent], ApplyFn] = {

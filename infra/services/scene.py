@@ -11,13 +11,19 @@ from infra.http.text_search import text_search_router
 from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.runner import Projection
 from projections.scene_caches import CACHE_BATCH_HANDLERS, CACHE_COMMUTING, CACHE_HANDLERS
-from projections.scenes import SCENE_BATCH_HANDLERS, SCENE_COMMUTING, recompute_touched_stats
+from projections.scenes import (
+    SCENE_BATCH_HANDLERS,
+    SCENE_COMMUTING,
+    STATS_DEFERRAL,
+    recompute_touched_stats,
+)
 from projections.scenes import SCENE_HANDLERS as SCENE_APPLY
 
 SCENES_PROJECTION = Projection(
     name="scenes",
     handlers=SCENE_APPLY,
     after_batch=recompute_touched_stats,
+    deferral=STATS_DEFERRAL,
     batch_handlers=SCENE_BATCH_HANDLERS,
     commuting=SCENE_COMMUTING,
 )
