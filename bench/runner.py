@@ -22,7 +22,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.replay import bench_replay
 from bench.report import Figure, median, percentile
@@ -33,7 +33,7 @@ from events.base import EventMetadata
 from events.movie import MovieRegistered
 from events.scene import SceneCreated
 from infra.auth import ANONYMOUS
-from infra.bootstrap import System, open_system, prepare, sqlalchemy_url
+from infra.bootstrap import System, create_read_engine, open_system, prepare
 from infra.db import create_pool
 from infra.migrate import drop_databases
 from infra.settings import SERVICE_DATABASES, Settings
@@ -515,7 +515,7 @@ async def bench_overlaps(base: Settings, sizes: Sizes) -> list[Figure]:
     """
     async with scratch_scene_database(base, "overlaps") as dsn:
         pool = await create_pool(dsn, max_size=1)
-        engine = create_async_engine(sqlalchemy_url(dsn), pool_size=1)
+        engine = create_read_engine(dsn, pool_size=1)
         try:
             await _seed_overlapping_scenes(pool, sizes)
             movie = await pool.fetchval("SELECT movie_id FROM scenes LIMIT 1")

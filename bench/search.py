@@ -19,11 +19,10 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.report import Figure, percentile
 from infra.auth import Identity
-from infra.bootstrap import sqlalchemy_url
+from infra.bootstrap import create_read_engine
 from infra.db import create_pool
 from infra.migrate import MIGRATIONS_DIR, SHARED_PROJECTION_MIGRATIONS, drop_databases, migrate_database
 from infra.seed import (
@@ -328,7 +327,7 @@ async def bench_search(base: Settings, sizes: SearchSizes) -> list[Figure]:
         log.info(
             "bench.search_loaded", seconds=round(loaded, 1), **{k: round(v, 1) for k, v in steps.items()}
         )
-        engine = create_async_engine(sqlalchemy_url(dsn), pool_size=2)
+        engine = create_read_engine(dsn, pool_size=2)
         pool = await create_pool(dsn, max_size=2)
         try:
             scenes = SceneSearchQueries(engine)

@@ -19,7 +19,7 @@ from commands.base import HandlerDeps
 from commands.handlers import CommandBus
 from events.registry import EventRegistry
 from infra.api import create_app
-from infra.db import create_pool
+from infra.db import SESSION_SETTINGS, create_pool
 from infra.migrate import migrate_all
 from infra.pg_event_store import PostgresEventStore
 from infra.pii import PersonalDataKeys
@@ -40,6 +40,13 @@ log = structlog.get_logger(__name__)
 def sqlalchemy_url(dsn: str) -> str:
     """Return the SQLAlchemy asyncpg URL of a libpq-style DSN."""
     return "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+
+
+def create_read_engine(dsn: str, *, pool_size: int) -> AsyncEngine:
+    """Return the SQLAlchemy engine the read API queries ``dsn`` through (our session settings)."""
+    return create_async_engine(
+        sqlalchemy_url(dsn), pool_size=pool_size, connect_args={"server_settings": SESSION_SETTINGS}
+    )
 
 
 @dataclass(slots=True)
@@ -80,7 +87,7 @@ async def open_system(settings: Settings, services: tuple[ServiceSpec, ...] = AL
     event_pool = await create_pool(settings.dsn_for("event_store"), max_size=20)
     pools = {spec.name: await create_pool(settings.dsn_for(spec.name), max_size=5) for spec in services}
     engines = {
-        name: create_async_engine(sqlalchemy_url(settings.dsn_for(name)), pool_size=5)
+        name: create_read_engine(settings.dsn_for(name), pool_size=5)
         for name in ("event_store", *(spec.name for spec in services))
     }
     store = PostgresEventStore(event_pool, registry)
