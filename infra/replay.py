@@ -13,7 +13,9 @@ every projection of that service is rebuilt together):
    :class:`ProjectionRunner` on a pool whose ``search_path`` is the shadow, so the per-stream
    checkpoints (``projection_stream_versions``) and a ``replay_progress`` row (the log cursor) live
    in the shadow. A rebuild stopped anywhere is resumed by running it again: the cursor says where
-   to read from and the stream checkpoints make a re-applied batch a no-op.
+   to read from and the stream checkpoints make a re-applied batch a no-op. Services rebuilt
+   together (``replay --all``) share one reading of the log: each row is read and decoded once
+   and handed to every shadow consuming its stream type; each shadow keeps its own cursor.
 3. **Catch up under a lock, then swap, in one transaction.** ``public.projection_stream_versions``
    is locked ``ACCESS EXCLUSIVE``: every live projector transaction starts by reading it, so the
    live projectors of this database finish their batch in flight and then wait. The shadow reads
@@ -46,7 +48,7 @@ import asyncio
 import contextlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -263,69 +265,52 @@ def _delivery(
     )
 
 
-class _DecodedRows:
-    """Deliveries of the log rows decoded lately, shared by the services rebuilt together.
-
-    Each service reads the log itself (its own cursor, its own stream types), so a row of a
-    stream type several services consume (a scene's) was decoded once per service. Only rows
-    without personal data are kept (decoding them depends on nothing but the row), and a
-    position is reused only with the same stored text. The oldest entries go first beyond
-    ``capacity``; a miss only costs a decoding.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._entries: dict[int, tuple[str, Delivery]] = {}
-
-    def get(self, row: asyncpg.Record) -> Delivery | None:
-        """Return the delivery of ``row`` decoded before, if it is still here."""
-        hit = self._entries.get(row["position"])
-        return hit[1] if hit is not None and hit[0] == row["event_text"] else None
-
-    def put(self, row: asyncpg.Record, delivery: Delivery) -> None:
-        """Keep ``row``'s delivery (the oldest go beyond the capacity)."""
-        entries = self._entries
-        entries[row["position"]] = (row["event_text"], delivery)
-        while len(entries) > self.capacity:
-            del entries[next(iter(entries))]
-
-
 async def _deliveries(
     events: asyncpg.Pool,
     rows: Sequence[asyncpg.Record],
     registry: EventRegistry,
-    decoded: _DecodedRows | None = None,
 ) -> list[Delivery]:
     """Deliveries of log rows, with personal fields opened with the keys there still are."""
     opened = await open_rows(PersonalDataKeys(events), rows, registry)
-    if decoded is None:
-        return [_delivery(r, registry, o) for r, o in zip(rows, opened, strict=True)]
-    out: list[Delivery] = []
-    for r, o in zip(rows, opened, strict=True):
-        if o is not r:  # personal data opened: decoded for this service only, never kept
-            out.append(_delivery(r, registry, o))
-        elif (hit := decoded.get(r)) is not None:
-            out.append(hit)
-        else:
-            out.append(delivery := _delivery(r, registry))
-            decoded.put(r, delivery)
-    return out
+    return [_delivery(r, registry, o) for r, o in zip(rows, opened, strict=True)]
 
 
-class _CombinedProgress:
-    """One progress for several rebuilds: their events in the log, counted up front, as one total."""
+async def _all(*aws: Awaitable[object]) -> None:
+    """Await every one of ``aws`` to its end, then raise the first error there was.
 
-    def __init__(self, sink: ProgressSink) -> None:
-        self._sink = sink
+    Unlike a bare ``gather``, nothing is left running (on a pool about to be closed) when one
+    of them fails.
+    """
+    for outcome in await asyncio.gather(*aws, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
-    def start(self, label: str, total: int, done: int) -> None:  # noqa: ARG002  one bar for all
-        self._sink.advance(done)  # applied by an earlier, interrupted run
 
-    def advance(self, events: int) -> None:
-        self._sink.advance(events)
+def _after(
+    rows: Sequence[asyncpg.Record],
+    typed: Sequence[tuple[str | None, Delivery]],
+    cursor: tuple[int, int],
+    stream_types: frozenset[str],
+) -> list[tuple[str | None, Delivery]]:
+    """Return the deliveries of ``stream_types`` among ``rows`` after ``cursor`` (tx_id, position)."""
+    if cursor < (int(rows[0]["tx_text"]), rows[0]["position"]):  # the usual case: the whole batch
+        return [td for td in typed if td[0] in stream_types]
+    return [
+        td
+        for r, td in zip(rows, typed, strict=True)
+        if (int(r["tx_text"]), r["position"]) > cursor and td[0] in stream_types
+    ]
 
-    def finish(self) -> None:
-        pass  # the caller finishes the combined sink once every rebuild is done
+
+@dataclass(slots=True)
+class _Target:
+    """One schema being built from the log: its service, its pool (``search_path`` = the schema)."""
+
+    spec: ServiceSpec
+    schema: str
+    pool: asyncpg.Pool
+    runners: list[tuple[ProjectionRunner, frozenset[str]]]
+    stream_types: frozenset[str]
 
 
 class ReplayEngine:
@@ -344,7 +329,6 @@ class ReplayEngine:
         self._registry = registry.trusted()
         self._batch_size = batch_size
         self._progress: ProgressSink = progress or _NoProgress()
-        self._decoded: _DecodedRows | None = None
 
     # -- public operations -------------------------------------------------------------------
 
@@ -352,80 +336,49 @@ class ReplayEngine:
         self, spec: ServiceSpec, *, rebuild_id: str = "rebuild", keep_old: bool = False
     ) -> RebuildReport:
         """Build (or resume) ``public_shadow_<rebuild_id>`` and swap it in as ``public``."""
-        shadow = _check_schema(f"public_shadow_{rebuild_id}")
-        old = _check_schema(f"public_old_{secrets.token_hex(4)}")
-        async with self._exclusive(spec, shadow):
-            report = await self._build(spec, shadow)
-            await self._restore_indexes(spec, shadow)
-            await self._swap(spec, shadow, old, report)
-        if not keep_old:
-            conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
-            try:
-                await conn.execute(f'DROP SCHEMA "{old}" CASCADE')
-            finally:
-                await conn.close()
-        log.info("replay.swapped", service=spec.name, events=report.events, old_schema=old, kept=keep_old)
+        (report,) = await self.rebuild_many([spec], rebuild_id=rebuild_id, keep_old=keep_old)
         return report
 
     async def rebuild_many(
-        self,
-        specs: Sequence[ServiceSpec],
-        *,
-        rebuild_id: str = "rebuild",
-        keep_old: bool = False,
-        concurrency: int = 2,
+        self, specs: Sequence[ServiceSpec], *, rebuild_id: str = "rebuild", keep_old: bool = False
     ) -> list[RebuildReport]:
-        """:meth:`rebuild` several services, ``concurrency`` at a time, each in its own database.
+        """:meth:`rebuild` several services from one reading of the log.
 
-        One service's database work overlaps another's decoding, and the log rows several
-        services read are decoded once (:class:`_DecodedRows`). Each service keeps its own
-        shadow, cursor and swap, so resuming and the swap protocol are those of one rebuild; a
-        failing service does not undo the others (as when they ran one after the other). Each
-        running rebuild holds two batches: ``concurrency`` bounds the memory (two at a time
-        stay under 300 MB with batches of 5000; all five at once did not).
+        Each log row is read and decoded once and handed to every service consuming its
+        stream type, the services applying each batch concurrently, each in its own shadow
+        with its own cursor (see :meth:`_read_log`); then each settles its deferred figures,
+        restores its indexes and swaps, concurrently, each in its own database. An error while
+        the log is read (any service's) stops every service before its swap, once the batch in
+        flight is over: the others' batches stay committed, and running the command again
+        resumes every shadow from its own cursor. An error in one service's swap leaves the
+        others' swaps done; it is raised once they are.
         """
-        if len(specs) < 2 or concurrency < 2:  # noqa: PLR2004  nothing to overlap
-            return [await self.rebuild(spec, rebuild_id=rebuild_id, keep_old=keep_old) for spec in specs]
-        progress = self._progress
-        total = 0
-        events = await create_pool(self._settings.dsn_for("event_store"), max_size=1)
-        try:
+        shadow = _check_schema(f"public_shadow_{rebuild_id}")
+        jobs = [(spec, shadow) for spec in specs]
+        olds = [_check_schema(f"public_old_{secrets.token_hex(4)}") for _ in specs]
+        async with contextlib.AsyncExitStack() as held:
             for spec in specs:
-                total += int(
-                    await events.fetchval(
-                        "SELECT count(*) FROM saga_events WHERE stream_type = ANY($1::text[])",
-                        self._stream_types(spec),
-                    ),
-                )
-        finally:
-            await events.close()
-        progress.start(", ".join(s.name for s in specs), total, 0)
-        # A batch of room: the services read the log at about the same pace.
-        self._decoded = _DecodedRows(self._batch_size)
-        self._progress = _CombinedProgress(progress)
-        slots = asyncio.Semaphore(concurrency)
-
-        async def one(spec: ServiceSpec) -> RebuildReport:
-            async with slots:
-                return await self.rebuild(spec, rebuild_id=rebuild_id, keep_old=keep_old)
-
-        try:
-            return list(await asyncio.gather(*(one(spec) for spec in specs)))
-        finally:
-            self._decoded = None
-            self._progress = progress
-            progress.finish()
+                await held.enter_async_context(self._exclusive(spec, shadow))
+            reports = await self._build_many(jobs)
+            await _all(
+                *(
+                    self._finish(spec, shadow, old, report, keep_old=keep_old)
+                    for spec, old, report in zip(specs, olds, reports, strict=True)
+                ),
+            )
+        return reports
 
     async def build_only(self, spec: ServiceSpec, schema: str) -> RebuildReport:
         """Build (or resume) ``schema`` without swapping it in: the first half of :meth:`rebuild`."""
         async with self._exclusive(spec, _check_schema(schema)):
-            return await self._build(spec, schema)
+            (report,) = await self._build_many([(spec, schema)])
+            return report
 
     async def verify(self, spec: ServiceSpec) -> RebuildReport:
         """Rebuild into a scratch schema, compare every read-model table with ``public``, drop it."""
         scratch = _check_schema(f"public_verify_{secrets.token_hex(4)}")
         try:
-            report = await self._build(spec, scratch)
+            (report,) = await self._build_many([(spec, scratch)])
             conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
             try:
                 async with conn.transaction():
@@ -468,29 +421,66 @@ class ReplayEngine:
 
     # -- building ----------------------------------------------------------------------------
 
-    async def _build(self, spec: ServiceSpec, schema: str) -> RebuildReport:
-        report = RebuildReport(service=spec.name, schema=schema)
-        await self._create_shadow(spec, schema)
-        pool = await self._shadow_pool(spec, schema)
-        events = await create_pool(self._settings.dsn_for("event_store"), max_size=2)
-        try:
-            report.resumed_from = int(await pool.fetchval("SELECT position FROM replay_progress"))
-            total = int(
-                await events.fetchval(
-                    "SELECT count(*) FROM saga_events WHERE stream_type = ANY($1::text[])",
-                    self._stream_types(spec),
-                ),
-            )
-            done = int(await pool.fetchval("SELECT events FROM replay_progress"))
-            self._progress.start(f"{spec.name} → {schema}", total, done)
+    async def _build_many(self, jobs: Sequence[tuple[ServiceSpec, str]]) -> list[RebuildReport]:
+        """Build (or resume) each ``(service, schema)`` from one reading of the log."""
+        reports = [RebuildReport(service=spec.name, schema=schema) for spec, schema in jobs]
+        for spec, schema in jobs:
+            await self._create_shadow(spec, schema)
+        async with contextlib.AsyncExitStack() as opened:
+            events = await create_pool(self._settings.dsn_for("event_store"), max_size=2)
+            opened.push_async_callback(events.close)
+            targets: list[_Target] = []
+            for spec, schema in jobs:
+                targets.append(target := await self._open_target(spec, schema))
+                opened.push_async_callback(target.pool.close)
+            per_type = {
+                r["stream_type"]: int(r["n"])
+                for r in await events.fetch(
+                    "SELECT stream_type, count(*) AS n FROM saga_events GROUP BY stream_type",
+                )
+            }
+            total = done = 0
+            for target, report in zip(targets, reports, strict=True):
+                progress = await target.pool.fetchrow("SELECT position, events FROM replay_progress")
+                if progress is None:  # pragma: no cover  created with its single row
+                    raise RuntimeError("replay_progress row missing")
+                report.resumed_from = int(progress["position"])
+                done += int(progress["events"])
+                total += sum(per_type.get(st, 0) for st in target.stream_types)
+            self._progress.start(", ".join(f"{spec.name} → {schema}" for spec, schema in jobs), total, done)
             try:
-                report.events = await self._read_log(spec, pool, events)
+                counts = await self._read_log(targets, events, settle=False)
             finally:
                 self._progress.finish()
-        finally:
-            await events.close()
-            await pool.close()
-        return report
+            await _all(*(runner.settle() for target in targets for runner, _ in target.runners))
+            for report, count in zip(reports, counts, strict=True):
+                report.events = count
+        return reports
+
+    async def _open_target(self, spec: ServiceSpec, schema: str) -> _Target:
+        """Open a pool on ``schema`` (which must exist) and the runners of ``spec`` on it."""
+        pool = await self._shadow_pool(spec, schema)
+        return _Target(
+            spec=spec,
+            schema=schema,
+            pool=pool,
+            runners=self._runners(spec, pool),
+            stream_types=frozenset(self._stream_types(spec)),
+        )
+
+    async def _finish(
+        self, spec: ServiceSpec, shadow: str, old: str, report: RebuildReport, *, keep_old: bool
+    ) -> None:
+        """Restore the deferred indexes of a built shadow, swap it in, drop the old schema unless kept."""
+        await self._restore_indexes(spec, shadow)
+        await self._swap(spec, shadow, old, report)
+        if not keep_old:
+            conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
+            try:
+                await conn.execute(f'DROP SCHEMA "{old}" CASCADE')
+            finally:
+                await conn.close()
+        log.info("replay.swapped", service=spec.name, events=report.events, old_schema=old, kept=keep_old)
 
     def _stream_types(self, spec: ServiceSpec) -> list[str]:
         topics = {t for p in spec.projections for t in p.topics}
@@ -566,45 +556,73 @@ class ReplayEngine:
         finally:
             await conn.close()
 
-    async def _read_log(self, spec: ServiceSpec, pool: asyncpg.Pool, events: asyncpg.Pool) -> int:
-        """Apply the log from the shadow's cursor to the current head; return events read."""
-        runners = self._runners(spec, pool)
-        stream_types = self._stream_types(spec)
-        row = await pool.fetchrow("SELECT tx_id::text AS tx_id, position FROM replay_progress")
-        if row is None:  # pragma: no cover  created with its single row
-            raise RuntimeError("replay_progress row missing")
-        read = 0
+    async def _read_log(
+        self, targets: Sequence[_Target], events: asyncpg.Pool, *, settle: bool = True
+    ) -> list[int]:
+        """Apply the log from each target's cursor to the current head; return events applied to each.
 
-        async def fetch(tx_id: str, position: int) -> tuple[list[asyncpg.Record], list[Delivery]]:
-            rows = await events.fetch(_FETCH, tx_id, position, stream_types, self._batch_size)
-            return rows, await _deliveries(events, rows, self._registry, self._decoded)
+        The log is read once, from the smallest cursor, restricted to the stream types some
+        target consumes, and each batch is decoded once. A target gets the rows of its own
+        stream types after its own cursor (``(tx_id, position)`` order, as ``_FETCH`` reads),
+        so shadows left at different cursors (an interrupted run, a service swapped since)
+        each go on from theirs. The targets apply a batch concurrently; each one's cursor is
+        committed after its own batch has been. ``settle=False``: the runners only mark the
+        figures their batches leave to recompute (:meth:`ProjectionRunner.settle` does them).
+        """
+        if not targets:
+            return []
+        cursors: list[tuple[int, int]] = []
+        for target in targets:
+            row = await target.pool.fetchrow("SELECT tx_id::text AS tx_id, position FROM replay_progress")
+            if row is None:  # pragma: no cover  created with its single row
+                raise RuntimeError("replay_progress row missing")
+            cursors.append((int(row["tx_id"]), int(row["position"])))
+        stream_types = sorted(frozenset[str]().union(*(t.stream_types for t in targets)))
+        read = [0] * len(targets)
+
+        async def fetch(
+            after: tuple[int, int],
+        ) -> tuple[list[asyncpg.Record], list[tuple[str | None, Delivery]]]:
+            rows = await events.fetch(_FETCH, str(after[0]), after[1], stream_types, self._batch_size)
+            # Each delivery's stream type, looked up once for all the filters below.
+            return rows, [(_stream_type(d), d) for d in await _deliveries(events, rows, self._registry)]
+
+        async def apply(i: int, mine: list[tuple[str | None, Delivery]], end: tuple[int, int]) -> None:
+            target = targets[i]
+            await _all(
+                *(
+                    runner.handle_batch(batch, settle=settle)
+                    for runner, consumed in target.runners
+                    if (batch := [d for t, d in mine if t in consumed])
+                ),
+            )
+            # After the batch commits: a crash in between re-applies the batch as duplicates.
+            await target.pool.execute(
+                "UPDATE replay_progress SET tx_id = $1::text::xid8, position = $2, "
+                "events = events + $3, updated_at = now()",
+                str(end[0]),
+                end[1],
+                len(mine),
+            )
+            cursors[i] = end
+            read[i] += len(mine)
 
         # The next batch is read and decoded while the current one is applied.
-        ahead = asyncio.ensure_future(fetch(row["tx_id"], row["position"]))
+        ahead = asyncio.ensure_future(fetch(min(cursors)))
         try:
             while True:
-                rows, deliveries = await ahead
+                rows, typed = await ahead
                 if not rows:
                     return read
-                tx_id, position = rows[-1]["tx_text"], rows[-1]["position"]
-                ahead = asyncio.ensure_future(fetch(tx_id, position))
-                await asyncio.gather(
-                    *(
-                        runner.handle_batch(mine)
-                        for runner, consumed in runners
-                        if (mine := [d for d in deliveries if _stream_type(d) in consumed])
-                    ),
-                )
-                # After the batch commits: a crash in between re-applies the batch as duplicates.
-                await pool.execute(
-                    "UPDATE replay_progress SET tx_id = $1::text::xid8, position = $2, "
-                    "events = events + $3, updated_at = now()",
-                    tx_id,
-                    position,
-                    len(rows),
-                )
-                read += len(rows)
-                self._progress.advance(len(rows))
+                end = (int(rows[-1]["tx_text"]), rows[-1]["position"])
+                ahead = asyncio.ensure_future(fetch(end))
+                batches = [
+                    (i, _after(rows, typed, cursors[i], target.stream_types))
+                    for i, target in enumerate(targets)
+                    if cursors[i] < end  # else resumed past this whole batch
+                ]
+                await _all(*(apply(i, mine, end) for i, mine in batches))
+                self._progress.advance(sum(len(mine) for _, mine in batches))
         finally:
             ahead.cancel()
             # Only cleanup: an error of the abandoned read must not hide the one being raised.
@@ -619,12 +637,12 @@ class ReplayEngine:
 
     async def _catch_up(self, spec: ServiceSpec, schema: str, conn: asyncpg.Connection) -> int:
         """With live projectors held: read the log to its head, then level streams live is ahead on."""
-        pool = await self._shadow_pool(spec, schema)
+        target = await self._open_target(spec, schema)
         events = await create_pool(self._settings.dsn_for("event_store"), max_size=2)
         try:
-            await self._read_log(spec, pool, events)
+            await self._read_log([target], events)
             behind = await conn.fetch(_BEHIND.format(shadow=f'"{schema}"'))
-            for runner, _ in self._runners(spec, pool):
+            for runner, _ in target.runners:
                 streams = [r for r in behind if r["projection"] == runner.projection.name]
                 if not streams:
                     continue
@@ -637,7 +655,7 @@ class ReplayEngine:
             return len({r["stream_id"] for r in behind})
         finally:
             await events.close()
-            await pool.close()
+            await target.pool.close()
 
     async def _ahead(self, conn: asyncpg.Connection, schema: str) -> int:
         return int(

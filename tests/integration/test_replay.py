@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -30,9 +30,9 @@ from commands.scene import (
 from commands.user import AddMovieToWatchList, RegisterUser
 from infra.bootstrap import System, build_broker, build_relay, open_system
 from infra.publisher import KafkaPublisher
-from infra.replay import ReplayEngine, compare_schemas
+from infra.replay import ReplayEngine, _Target, compare_schemas
 from infra.replay_cli import LogProgress, replay_app
-from infra.services import ALL_SERVICES, ServiceSpec, build_registry, service, topic_by_stream_type
+from infra.services import ALL_SERVICES, build_registry, service, topic_by_stream_type
 from infra.settings import Settings
 from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
@@ -183,8 +183,12 @@ class _BlindEngine(ReplayEngine):
 
     blind = False
 
-    async def _read_log(self, spec: ServiceSpec, pool: asyncpg.Pool, events: asyncpg.Pool) -> int:
-        return 0 if self.blind else await super()._read_log(spec, pool, events)
+    async def _read_log(
+        self, targets: Sequence[_Target], events: asyncpg.Pool, *, settle: bool = True
+    ) -> list[int]:
+        if self.blind:
+            return [0] * len(targets)
+        return await super()._read_log(targets, events, settle=settle)
 
 
 async def test_swap_levels_streams_the_live_side_applied_past_the_shadow(system: System) -> None:
