@@ -174,6 +174,10 @@ class ProgressSink(Protocol):
         """End the rebuild's reading."""
 
 
+class PendingMigrationsError(RuntimeError):
+    """The live database is behind this code's migrations: a shadow built now would lack tables."""
+
+
 class RebuildInProgressError(RuntimeError):
     """Another process is building the same shadow schema right now."""
 
@@ -525,9 +529,14 @@ class ReplayEngine:
                 await conn.execute(
                     "CREATE TABLE schema_migrations (LIKE public.schema_migrations INCLUDING ALL)",
                 )
+                pending = [m.version for m in migrations if m.version not in applied]
+                if pending:
+                    # This code's projections write the schema of every migration it has.
+                    raise PendingMigrationsError(
+                        f"{spec.name}: the live database lacks migrations {', '.join(pending)} "
+                        f"of {folder.name}; run `sceneledger migrate` first",
+                    )
                 for migration in migrations:
-                    if migration.version not in applied:
-                        continue  # pending live too: `migrate` applies it after the swap
                     if applied[migration.version] != migration.checksum:
                         raise MigrationChecksumError(
                             f"{folder.name} migration {migration.version} differs from the applied one",

@@ -14,7 +14,13 @@ import typer
 from tqdm import tqdm
 
 from infra.config import load_settings
-from infra.replay import RebuildInProgressError, RebuildReport, ReplayEngine, services_for
+from infra.replay import (
+    PendingMigrationsError,
+    RebuildInProgressError,
+    RebuildReport,
+    ReplayEngine,
+    services_for,
+)
 from infra.replay_targeted import (
     ReplayRefusedError,
     TargetedReport,
@@ -213,6 +219,9 @@ def replay(
     except RebuildInProgressError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BUSY) from None
+    except PendingMigrationsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     for report in reports:
         kept = f", old schema kept as {report.old_schema}" if keep_old else ""
         typer.echo(

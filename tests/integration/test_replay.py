@@ -384,3 +384,29 @@ async def test_rebuild_defers_search_indexes_and_swaps_in_every_index_of_the_liv
     await engine.rebuild(spec, rebuild_id="indexes")
 
     assert [tuple(r) for r in await system.pools["scene"].fetch(query)] == before
+
+
+async def test_replay_refuses_a_live_database_behind_the_migrations(
+    fresh_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene_dsn = fresh_settings.dsn_for("scene")
+    conn = await asyncpg.connect(scene_dsn)
+    try:
+        latest = await conn.fetchval("SELECT max(version) FROM schema_migrations")
+        await conn.execute("DELETE FROM schema_migrations WHERE version = $1", latest)
+    finally:
+        await conn.close()
+    monkeypatch.setenv("SCENELEDGER_PG_DSN", fresh_settings.pg_dsn or "")
+    monkeypatch.setenv("SCENELEDGER_KAFKA_BOOTSTRAP", fresh_settings.kafka_bootstrap or "")
+    monkeypatch.setenv("SCENELEDGER_NAMESPACE", fresh_settings.namespace)
+
+    result = await asyncio.to_thread(CliRunner().invoke, replay_app, ["replay", "--projection", "scenes"])
+
+    assert result.exit_code == 2, result.output
+    assert f"lacks migrations {latest}" in result.output
+    conn = await asyncpg.connect(scene_dsn)
+    try:
+        shadows = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'public_shadow%'")
+        assert shadows == 0
+    finally:
+        await conn.close()
