@@ -513,14 +513,19 @@ class ReplayEngine:
         """Create and migrate ``schema`` in one transaction, unless it already exists (resume)."""
         conn = await asyncpg.connect(self._settings.dsn_for(spec.name))
         try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
-            if exists:
-                log.info("replay.resume", service=spec.name, schema=schema)
-                return
             applied = {
                 r["version"]: r["checksum"]
                 for r in await conn.fetch("SELECT version, checksum FROM public.schema_migrations")
             }
+            exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
+            if exists:
+                shadow = await conn.fetch(f'SELECT version, checksum FROM "{schema}".schema_migrations')
+                if {(r["version"], r["checksum"]) for r in shadow} == set(applied.items()):
+                    log.info("replay.resume", service=spec.name, schema=schema)
+                    return
+                # Left by a run of other code: its tables are not the ones this code writes.
+                log.warning("replay.shadow_outdated", service=spec.name, schema=schema)
+                await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
             folder = MIGRATIONS_DIR / SERVICE_DATABASES[spec.name]
             migrations = [*load_migrations(SHARED_PROJECTION_MIGRATIONS), *load_migrations(folder)]
             async with conn.transaction():

@@ -410,3 +410,27 @@ async def test_replay_refuses_a_live_database_behind_the_migrations(
         assert shadows == 0
     finally:
         await conn.close()
+
+
+async def test_rebuild_starts_afresh_over_a_shadow_left_by_other_code(fresh_settings: Settings) -> None:
+    spec = service("scene")
+    engine = ReplayEngine(fresh_settings, build_registry())
+    await engine.create_schema(spec, "public_shadow_rebuild")
+    conn = await asyncpg.connect(fresh_settings.dsn_for("scene"))
+    try:
+        # As if created before the latest migration: its table is missing too.
+        latest = await conn.fetchval("SELECT max(version) FROM public.schema_migrations")
+        await conn.execute("DELETE FROM public_shadow_rebuild.schema_migrations WHERE version = $1", latest)
+        await conn.execute("DROP TABLE public_shadow_rebuild.movie_scene_stats_stale")
+    finally:
+        await conn.close()
+
+    with capture_logs() as logs:
+        await engine.rebuild(spec)
+
+    assert any(e["event"] == "replay.shadow_outdated" for e in logs)
+    conn = await asyncpg.connect(fresh_settings.dsn_for("scene"))
+    try:
+        assert await conn.fetchval("SELECT to_regclass('public.movie_scene_stats_stale') IS NOT NULL")
+    finally:
+        await conn.close()
