@@ -40,6 +40,7 @@ from infra.logging import configure_logging
 from infra.migrate import migrate_all
 from infra.ops_cli import ops_app
 from infra.replay_cli import replay_app
+from infra.runtime import tune_gc
 from infra.sagas_cli import app as sagas_app
 from infra.seed import seed_app
 from infra.stack import PrerequisiteMissing
@@ -80,6 +81,7 @@ def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
 @app.callback()
 def _main(log_level: Annotated[str, typer.Option(help="log level")] = "INFO") -> None:
     configure_logging(log_level)
+    tune_gc()
 
 
 @app.command()
