@@ -10,38 +10,18 @@ from uuid import UUID, uuid4
 import pytest
 
 from events.base import EventMetadata
-from events.scene import SceneCreated, SceneReclassified
 from infra.bootstrap import build_relay, open_system
 from infra.publisher import InMemoryPublisher
 from infra.relay import OutboxRelay
 from infra.settings import Settings
 from tests.conftest import eventually
+from tests.integration.test_relay import scene_event
 
 pytestmark = pytest.mark.integration
 
 WRITERS = 16
 STREAMS_PER_WRITER = 8
 VERSIONS = 4
-
-
-def _event(stream_id: UUID, movie_id: UUID, version: int) -> SceneCreated | SceneReclassified:
-    if version == 1:
-        return SceneCreated(
-            stream_id=stream_id,
-            stream_version=1,
-            movie_id=movie_id,
-            start_time_seconds=1,
-            end_time_seconds=2,
-            level1_classification="D",
-            level2_classification="D1",
-        )
-    return SceneReclassified(
-        stream_id=stream_id,
-        stream_version=version,
-        movie_id=movie_id,
-        level1_classification="D",
-        level2_classification=f"D{version}",
-    )
 
 
 async def _published_at_least(relay: OutboxRelay, total: int) -> bool:
@@ -64,7 +44,7 @@ async def test_streams_committed_together_are_relayed_once_each_in_stream_order(
         for version in range(1, VERSIONS + 1):
             for stream_id, movie_id in streams:
                 await system.event_store.append(
-                    [_event(stream_id, movie_id, version)],
+                    [scene_event(stream_id, movie_id, version)],
                     expected_version=version - 1,
                     metadata=EventMetadata(),
                 )

@@ -33,9 +33,10 @@ STREAMS_PER_WRITER = 25
 EVENTS_PER_STREAM = 4
 
 
-def _events(stream_id: UUID, movie_id: UUID) -> list[SceneCreated | SceneReclassified]:
-    events: list[SceneCreated | SceneReclassified] = [
-        SceneCreated(
+def scene_event(stream_id: UUID, movie_id: UUID, version: int) -> SceneCreated | SceneReclassified:
+    """Version ``version`` of a scene stream: created, then reclassified (also used by other relay tests)."""
+    if version == 1:
+        return SceneCreated(
             stream_id=stream_id,
             stream_version=1,
             movie_id=movie_id,
@@ -43,19 +44,18 @@ def _events(stream_id: UUID, movie_id: UUID) -> list[SceneCreated | SceneReclass
             end_time_seconds=2,
             level1_classification="D",
             level2_classification="D1",
-        ),
-    ]
-    events += [
-        SceneReclassified(
-            stream_id=stream_id,
-            stream_version=v,
-            movie_id=movie_id,
-            level1_classification="D",
-            level2_classification=f"D{v}",
         )
-        for v in range(2, EVENTS_PER_STREAM + 1)
-    ]
-    return events
+    return SceneReclassified(
+        stream_id=stream_id,
+        stream_version=version,
+        movie_id=movie_id,
+        level1_classification="D",
+        level2_classification=f"D{version}",
+    )
+
+
+def _events(stream_id: UUID, movie_id: UUID) -> list[SceneCreated | SceneReclassified]:
+    return [scene_event(stream_id, movie_id, v) for v in range(1, EVENTS_PER_STREAM + 1)]
 
 
 async def _append_slowly(
