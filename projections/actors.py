@@ -348,7 +348,10 @@ async def _review_deleted(conn: asyncpg.Connection, e: ReviewDeleted) -> None:
 #
 # ``executemany`` pipelines the statements of a group in one round trip and runs them in order;
 # figures are recomputed once per group for every actor concerned (a recomputation, so once at
-# the end equals once per event).
+# the end equals once per event). Filmography entries and cast additions leave theirs to
+# ``refresh_touched_figures``, once per batch: in a batch's rounds (see ``projections.runner``)
+# each actor's cast events fall in many groups, and a rebuild spent 5.7 s of its actor database
+# time in 4,054 per-group recomputes of 203,200 events. No apply function reads the figures.
 
 
 async def _bump_many(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
@@ -384,12 +387,22 @@ async def _registered_many(conn: asyncpg.Connection, events: Sequence[ActorRegis
 async def _entry_added_many(conn: asyncpg.Connection, events: Sequence[FilmographyEntryAdded]) -> None:
     await conn.executemany(_INSERT_ENTRY, [_entry_args(e) for e in events])
     await _bump_many(conn, events)
-    await refresh_figures(conn, [e.stream_id for e in events])
 
 
 async def _scene_actor_added_many(conn: asyncpg.Connection, events: Sequence[SceneActorAdded]) -> None:
     await conn.executemany(_INDEX_SCENE_ACTOR, [(e.stream_id, e.actor_id, e.movie_id) for e in events])
-    await refresh_figures(conn, [e.actor_id for e in events])
+
+
+async def refresh_touched_figures(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+    """Recompute, once per batch, the figures of the actors whose entries or cast the batch added."""
+    await refresh_figures(
+        conn,
+        [
+            e.stream_id if isinstance(e, FilmographyEntryAdded) else e.actor_id
+            for e in events
+            if isinstance(e, FilmographyEntryAdded | SceneActorAdded)
+        ],
+    )
 
 
 async def _scene_deleted_many(conn: asyncpg.Connection, events: Sequence[SceneDeleted]) -> None:
