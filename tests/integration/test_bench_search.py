@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.search import (
     TWO_CHARACTER_QUERIES,
@@ -13,7 +12,7 @@ from bench.search import (
     bulk_load,
     scratch_scene_database,
 )
-from infra.bootstrap import sqlalchemy_url
+from infra.bootstrap import create_read_engine
 from infra.db import create_pool
 from infra.settings import Settings
 from read_models.text_search import TextSearchQueries
@@ -38,7 +37,7 @@ async def test_the_bulk_load_fills_every_table_and_restores_the_search_indexes(s
 async def test_our_dialogue_search_and_the_baselines_return_the_same_page(settings: Settings) -> None:
     async with scratch_scene_database(settings, "test") as dsn:
         await bulk_load(dsn, SearchSizes(scenes=300, lines=3000, runs=1))
-        engine = create_async_engine(sqlalchemy_url(dsn), pool_size=1)
+        engine = create_read_engine(dsn, pool_size=1)
         pool = await create_pool(dsn, max_size=1)
         try:
             for q in (TWO_CHARACTER_QUERIES[0], "君が好きだ"):

@@ -17,6 +17,7 @@ from infra.bootstrap import System
 from read_models.text_search import WIDEN_FACTOR, SearchStrategy, TextSearchQueries
 from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
+from tests.integration.test_text_search_strategies import insert_scene
 
 pytestmark = pytest.mark.integration
 
@@ -89,19 +90,10 @@ async def test_a_line_of_an_unknown_scene_still_fails_on_the_foreign_key(live: S
 async def _direct_scene(db: asyncpg.Pool, *, public: bool, start: int) -> UUID:
     # Hidden movies' ids sort before the public ones': their lines come first in page order.
     movie = UUID(("00000000" if not public else "ffffffff") + uuid4().hex[8:])
-    scene = uuid4()
     await db.execute(
         "INSERT INTO external_movies_cache (id, title, is_public) VALUES ($1, 'm', $2)", movie, public
     )
-    await db.execute(
-        "INSERT INTO scenes (id, movie_id, start_time_seconds, end_time_seconds,"
-        " level1_classification, level2_classification) VALUES ($1, $2, $3, $4, 'L', 'L2')",
-        scene,
-        movie,
-        start,
-        start + 60,
-    )
-    return scene
+    return await insert_scene(db, movie, start)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -15,12 +15,11 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
 from events.base import DomainEvent, EventMetadata
 from events.scene import SceneCreated, SceneDetailsEdited
-from infra.bootstrap import System, build_broker, build_relay, open_system, sqlalchemy_url
+from infra.bootstrap import System, build_broker, build_relay, create_read_engine, open_system
 from infra.metrics import ops_router
 from infra.ops import OpsContext, ProjectionStatus, pool_connect, projection_status
 from infra.ops_cli import ops_app
@@ -328,7 +327,7 @@ async def test_skip_policy_sweep_lets_a_stream_go_on(endpoints: tuple[str, str])
 
 @asynccontextmanager
 async def _client(system: System, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
-    engine = create_async_engine(sqlalchemy_url(system.settings.dsn_for("event_store")))
+    engine = create_read_engine(system.settings.dsn_for("event_store"), pool_size=5)
     app = FastAPI()
     app.include_router(ops_router(system.bus, {**system.engines, "event_store": engine}, **kwargs))
     try:

@@ -28,7 +28,8 @@ async def fx_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def _delivery(event: DomainEvent, position: int = 1) -> Delivery:
+def delivery(event: DomainEvent, position: int = 1) -> Delivery:
+    """A broker delivery of ``event`` (also used by the other runner tests)."""
     return Delivery(
         topic="test.scenes.events",
         partition=0,
@@ -68,7 +69,7 @@ async def _row(pool: asyncpg.Pool, scene_id: UUID) -> asyncpg.Record | None:
 async def test_batch_applies_in_order(pool: asyncpg.Pool) -> None:
     created = _created(uuid4())
     outcome = await ProjectionRunner(pool, SCENES_PROJECTION).handle_batch(
-        [_delivery(created), _delivery(_retimed(created))],
+        [delivery(created), delivery(_retimed(created))],
     )
     assert outcome.applied == 2
     row = await _row(pool, created.stream_id)
@@ -79,7 +80,7 @@ async def test_batch_applies_in_order(pool: asyncpg.Pool) -> None:
 async def test_same_batch_twice_changes_nothing(pool: asyncpg.Pool) -> None:
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
     created = _created(uuid4())
-    batch = [_delivery(created), _delivery(_retimed(created))]
+    batch = [delivery(created), delivery(_retimed(created))]
     await runner.handle_batch(batch)
     before = await _row(pool, created.stream_id)
     again = await runner.handle_batch(batch)
@@ -91,7 +92,7 @@ async def test_poison_event_is_dead_lettered_and_other_streams_go_on(pool: async
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
     poison = _created(uuid4(), level2="X9")  # breaks the read model's classification CHECK
     healthy = _created(uuid4())
-    outcome = await runner.handle_batch([_delivery(poison), _delivery(healthy)])
+    outcome = await runner.handle_batch([delivery(poison), delivery(healthy)])
     assert outcome.applied == 1
     assert [d.recorded.event.stream_id for d in outcome.dead_lettered if d.recorded] == [poison.stream_id]
     assert await _row(pool, healthy.stream_id) is not None
@@ -105,8 +106,8 @@ async def test_poison_event_is_dead_lettered_and_other_streams_go_on(pool: async
 async def test_later_events_of_a_dead_lettered_stream_are_parked_in_order(pool: asyncpg.Pool) -> None:
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
     poison = _created(uuid4(), level2="X9")
-    await runner.handle_batch([_delivery(poison)])
-    outcome = await runner.handle_batch([_delivery(_retimed(poison))])
+    await runner.handle_batch([delivery(poison)])
+    outcome = await runner.handle_batch([delivery(_retimed(poison))])
     assert outcome.applied == 0
     rows = await pool.fetch(
         "SELECT stream_version, parked_behind FROM projection_dead_letters WHERE stream_id = $1 ORDER BY id",
@@ -121,8 +122,8 @@ async def test_later_events_of_a_dead_lettered_stream_are_parked_in_order(pool: 
 async def test_gap_in_a_stream_is_dead_lettered_not_applied(pool: asyncpg.Pool) -> None:
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
     created = _created(uuid4())
-    await runner.handle_batch([_delivery(created)])
-    outcome = await runner.handle_batch([_delivery(_retimed(created, version=3))])
+    await runner.handle_batch([delivery(created)])
+    outcome = await runner.handle_batch([delivery(_retimed(created, version=3))])
     assert outcome.applied == 0
     assert len(outcome.dead_lettered) == 1
     row = await _row(pool, created.stream_id)
@@ -153,7 +154,7 @@ async def test_after_batch_sees_only_the_events_applied_in_that_batch(pool: asyn
     runner = ProjectionRunner(pool, projection)
     created, poison = _created(uuid4()), _created(uuid4(), level2="X9")
     retimed = _retimed(created)
-    batch = [_delivery(created), _delivery(poison), _delivery(retimed)]
+    batch = [delivery(created), delivery(poison), delivery(retimed)]
     await runner.handle_batch(batch)
     await runner.handle_batch(batch)  # all duplicates now: nothing applied, no call
     assert seen == [[created.event_id, retimed.event_id]]
@@ -164,7 +165,7 @@ async def test_skip_policy_records_the_poison_event_and_lets_its_stream_go_on(po
     runner = ProjectionRunner(pool, projection)
     poison = _created(uuid4(), level2="X9")
     later = _retimed(poison)  # applies to a scene row that is not there: a no-op update, not an error
-    outcome = await runner.handle_batch([_delivery(poison), _delivery(later)])
+    outcome = await runner.handle_batch([delivery(poison), delivery(later)])
     assert outcome.applied == 1
     row = await pool.fetchrow(
         "SELECT resolved_at, parked_behind FROM projection_dead_letters WHERE projection = 'skip_probe' "
@@ -198,7 +199,7 @@ async def test_consecutive_events_of_a_batch_type_go_to_its_batch_function_toget
     )
     first, second, third = _created(uuid4()), _created(uuid4()), _created(uuid4())
     outcome = await ProjectionRunner(pool, projection).handle_batch(
-        [_delivery(first), _delivery(second), _delivery(_retimed(first)), _delivery(third)],
+        [delivery(first), delivery(second), delivery(_retimed(first)), delivery(third)],
     )
     assert outcome.applied == 4
     assert calls == [[first.stream_id, second.stream_id], [third.stream_id]]
@@ -210,7 +211,7 @@ async def test_consecutive_events_of_a_batch_type_go_to_its_batch_function_toget
 async def test_a_poison_event_inside_a_batch_group_is_dead_lettered_alone(pool: asyncpg.Pool) -> None:
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
     before, poison, after = _created(uuid4()), _created(uuid4(), level2="X9"), _created(uuid4())
-    outcome = await runner.handle_batch([_delivery(before), _delivery(poison), _delivery(after)])
+    outcome = await runner.handle_batch([delivery(before), delivery(poison), delivery(after)])
     assert outcome.applied == 2
     assert [d.recorded.event.stream_id for d in outcome.dead_lettered if d.recorded] == [poison.stream_id]
     assert await _row(pool, before.stream_id) is not None

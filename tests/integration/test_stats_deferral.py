@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 
-from events.base import DomainEvent, EventMetadata, RecordedEvent
+from events.base import DomainEvent
 from events.scene import DialogueAdded, SceneActorAdded, SceneCreated
 from infra.db import create_pool
 from infra.services.scene import SCENES_PROJECTION
 from infra.settings import Settings
-from projections.runner import Delivery, ProjectionRunner
+from projections.runner import ProjectionRunner
+from tests.integration.test_projection_runner import delivery
 
 pytestmark = pytest.mark.integration
-
-_offsets = iter(range(20_000_000, 30_000_000))
 
 
 @pytest.fixture(name="pool")
@@ -26,17 +24,6 @@ async def fx_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(settings.dsn_for("scene"), max_size=4)
     yield pool
     await pool.close()
-
-
-def _delivery(event: DomainEvent) -> Delivery:
-    return Delivery(
-        topic="test.scenes.events",
-        partition=0,
-        offset=next(_offsets),
-        headers=(),
-        value=json.dumps(event.payload()).encode(),
-        recorded=RecordedEvent(event=event, position=1, metadata=EventMetadata()),
-    )
 
 
 def _scene(movie_id: UUID, start: int = 10) -> list[DomainEvent]:
@@ -82,7 +69,7 @@ async def _stale(pool: asyncpg.Pool, movie_id: UUID) -> bool:
 async def test_deferred_batch_marks_its_movie_stale_and_leaves_its_stats(pool: asyncpg.Pool) -> None:
     movie = uuid4()
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
-    await runner.handle_batch([_delivery(e) for e in _scene(movie)], settle=False)
+    await runner.handle_batch([delivery(e) for e in _scene(movie)], settle=False)
     assert await pool.fetchval("SELECT count(*) FROM scenes WHERE movie_id = $1", movie) == 1
     assert await _stats(pool, movie) is None
     assert await _stale(pool, movie)
@@ -92,8 +79,8 @@ async def test_settle_gives_the_figures_of_an_eager_recompute(pool: asyncpg.Pool
     deferred_movie, eager_movie = uuid4(), uuid4()
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
     for start in (10, 100):
-        await runner.handle_batch([_delivery(e) for e in _scene(deferred_movie, start)], settle=False)
-        await runner.handle_batch([_delivery(e) for e in _scene(eager_movie, start)])
+        await runner.handle_batch([delivery(e) for e in _scene(deferred_movie, start)], settle=False)
+        await runner.handle_batch([delivery(e) for e in _scene(eager_movie, start)])
     await runner.settle()
     assert await _stats(pool, deferred_movie) == await _stats(pool, eager_movie) == (2, 60, 2, 2, 2, 2)
     assert not await _stale(pool, deferred_movie)
@@ -102,8 +89,8 @@ async def test_settle_gives_the_figures_of_an_eager_recompute(pool: asyncpg.Pool
 async def test_a_batch_that_settles_recomputes_the_movies_left_stale(pool: asyncpg.Pool) -> None:
     deferred_movie, other_movie = uuid4(), uuid4()
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
-    await runner.handle_batch([_delivery(e) for e in _scene(deferred_movie)], settle=False)
-    await runner.handle_batch([_delivery(e) for e in _scene(other_movie)])
+    await runner.handle_batch([delivery(e) for e in _scene(deferred_movie)], settle=False)
+    await runner.handle_batch([delivery(e) for e in _scene(other_movie)])
     assert await _stats(pool, deferred_movie) == (1, 30, 1, 1, 1, 1)
     assert not await _stale(pool, deferred_movie)
 
@@ -112,7 +99,7 @@ async def test_settled_row_keeps_the_time_of_the_latest_event(pool: asyncpg.Pool
     movie = uuid4()
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
     events = [*_scene(movie, 10), *_scene(movie, 200)]
-    await runner.handle_batch([_delivery(e) for e in events], settle=False)
+    await runner.handle_batch([delivery(e) for e in events], settle=False)
     await runner.settle()
     last_updated = await pool.fetchval(
         "SELECT last_updated FROM movie_scene_stats WHERE movie_id = $1", movie
@@ -123,7 +110,7 @@ async def test_settled_row_keeps_the_time_of_the_latest_event(pool: asyncpg.Pool
 async def test_redelivered_deferred_batch_marks_nothing(pool: asyncpg.Pool) -> None:
     movie = uuid4()
     runner = ProjectionRunner(pool, SCENES_PROJECTION)
-    deliveries = [_delivery(e) for e in _scene(movie)]
+    deliveries = [delivery(e) for e in _scene(movie)]
     await runner.handle_batch(deliveries, settle=False)
     await runner.settle()
     await runner.handle_batch(deliveries, settle=False)

@@ -43,7 +43,8 @@ async def _movie(db: asyncpg.Pool, *, public: bool = True) -> UUID:
     return movie
 
 
-async def _scene(db: asyncpg.Pool, movie: UUID, start: int) -> UUID:
+async def insert_scene(db: asyncpg.Pool, movie: UUID, start: int) -> UUID:
+    """Insert a one-minute L2 scene of ``movie`` at ``start`` (also used by other search tests)."""
     scene = uuid4()
     await db.execute(
         "INSERT INTO scenes (id, movie_id, start_time_seconds, end_time_seconds,"
@@ -79,7 +80,7 @@ async def test_page_follows_movie_scene_start_offset_and_id(
 ) -> None:
     # Two scenes with the same start interleave their lines by offset; a line without offset comes last.
     movie = await _movie(db)
-    late, early, twin = [await _scene(db, movie, start) for start in (500, 50, 50)]
+    late, early, twin = [await insert_scene(db, movie, start) for start in (500, 50, 50)]
     lines = [
         (await _line(db, early, "雨だ", offset=3), (50, 3)),
         (await _line(db, twin, "雨の日", offset=1), (50, 1)),
@@ -100,8 +101,8 @@ async def test_walk_and_index_hide_private_movies_alike(
 ) -> None:
     marker = uuid4().hex
     public, private = await _movie(db), await _movie(db, public=False)
-    shown = await _line(db, await _scene(db, public, 10), f"秘密 {marker}")
-    await _line(db, await _scene(db, private, 10), f"秘密 {marker}")
+    shown = await _line(db, await insert_scene(db, public, 10), f"秘密 {marker}")
+    await _line(db, await insert_scene(db, private, 10), f"秘密 {marker}")
     hits = await TextSearchQueries(system.engines["scene"]).search_dialogues(
         marker, identity=ANONYMOUS, strategy=strategy
     )
@@ -110,7 +111,7 @@ async def test_walk_and_index_hide_private_movies_alike(
 
 async def test_share_of_a_frequent_term_comes_from_the_statistics(db: asyncpg.Pool) -> None:
     # 鰻 and 鱧 appear in no other test's text: 鰻 is in 3,000 new lines, 鱧 in none.
-    scene = await _scene(db, await _movie(db), 10)
+    scene = await insert_scene(db, await _movie(db), 10)
     rng = random.Random(3)
     texts = [f"{rng.choice('あいうえお')}鰻{rng.choice('かきくけこ')}" for _ in range(3_000)]
     await db.execute(
@@ -154,7 +155,7 @@ async def test_each_strategy_equals_the_substring_scan(
     db: asyncpg.Pool, system: System, strategy: SearchStrategy, case: tuple[list[str], list[str | None], str]
 ) -> None:
     texts, subtitles, query = case
-    scene = await _scene(db, await _movie(db), 10)
+    scene = await insert_scene(db, await _movie(db), 10)
     expected = []
     for i, (text, subtitle) in enumerate(zip(texts, subtitles, strict=True)):
         line = await _line(db, scene, text, subtitle=subtitle, offset=i)

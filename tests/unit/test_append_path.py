@@ -149,11 +149,15 @@ async def _given(store: InMemoryEventStore, *events: DomainEvent) -> None:
         await store.append([event], expected_version=event.stream_version - 1, metadata=EventMetadata())
 
 
+def _scene_bus(store: InMemoryEventStore) -> CommandBus:
+    return CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS)
+
+
 async def test_creating_a_scene_of_an_open_movie_reads_no_stream() -> None:
     store = ReadCountingStore()
     movie = uuid4()
     await _given(store, MovieRegistered(stream_id=movie, stream_version=1, title="t"))
-    bus = CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS)
+    bus = _scene_bus(store)
     await bus.dispatch(CreateScene(movie_id=movie, start="1", end="2", classification="L2"), AS_SYSTEM)
     assert store.reads == 0
 
@@ -167,7 +171,7 @@ async def test_a_movie_reopened_after_a_cancelled_removal_takes_scenes() -> None
         MovieRemovalBegun(stream_id=movie, stream_version=2, saga_id=saga),
         MovieRemovalCancelled(stream_id=movie, stream_version=3, saga_id=saga),
     )
-    bus = CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS)
+    bus = _scene_bus(store)
     result = await bus.dispatch(
         CreateScene(movie_id=movie, start="1", end="2", classification="L2"), AS_SYSTEM
     )
@@ -182,7 +186,7 @@ async def test_a_scene_of_a_movie_being_removed_names_the_saga() -> None:
         MovieRegistered(stream_id=movie, stream_version=1, title="t"),
         MovieRemovalBegun(stream_id=movie, stream_version=2, saga_id=saga),
     )
-    bus = CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS)
+    bus = _scene_bus(store)
     cmd = CreateScene(movie_id=movie, start="1", end="2", classification="L2")
     with pytest.raises(InvalidCommandError) as err:
         await bus.dispatch(cmd, AS_SYSTEM)
@@ -200,7 +204,7 @@ async def test_casting_a_removed_actor_is_refused_as_before() -> None:
         ActorRegistered(stream_id=actor, stream_version=1, name="山田"),
         ActorRemoved(stream_id=actor, stream_version=2),
     )
-    bus = CommandBus(HandlerDeps(event_store=store), SCENE_HANDLERS)
+    bus = _scene_bus(store)
     scene = CreateScene(movie_id=movie, start="1", end="2", classification="L2")
     await bus.dispatch(scene, AS_SYSTEM)
     with pytest.raises(StreamNotFoundError) as err:
