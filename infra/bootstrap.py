@@ -129,16 +129,19 @@ def build_broker(system: System, *, projector: bool = True, commands: bool = Tru
 
 
 def build_relay(system: System, publisher: EventPublisher) -> OutboxRelay:
-    """Return the outbox relay from this system's log to its topics."""
+    """Return the outbox relay from this system's log to its topics, woken by the system's appends."""
     settings = system.settings
     topics = topic_by_stream_type()
-    return OutboxRelay(
+    relay = OutboxRelay(
         system.event_pool,
         publisher,
         topic_for=lambda stream_type: settings.topic(topics[stream_type]),
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
     )
+    # This process's own appends need not wait for the relay's next poll.
+    system.event_store.on_appended(relay.wake)
+    return relay
 
 
 def run_saga_runner(system: System, stop: asyncio.Event) -> asyncio.Task[None]:

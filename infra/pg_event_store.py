@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -138,6 +138,15 @@ class PostgresEventStore:
         self._in_flight = 0  # requests in them
         self._starter: asyncio.Task[None] | None = None  # a flusher yet to take its batch
         self._flushers: set[asyncio.Task[None]] = set()
+        self._appended: list[Callable[[], None]] = []
+
+    def on_appended(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (synchronously, so it must not block) after each append that committed.
+
+        The relay of the same process listens, so that an event appended here goes out at
+        once instead of at its next poll of the log.
+        """
+        self._appended.append(listener)
 
     async def append(
         self,
@@ -200,6 +209,9 @@ class PostgresEventStore:
             raise ConcurrencyConflictError(first.stream_id, expected_version, outcome.stream_version)
         if outcome.status == "unmet":
             raise ConditionNotMetError(conditions[outcome.stream_version - 1])
+        if outcome.status == "ok":
+            for listener in self._appended:
+                listener()
         return AppendResult(
             stream_id=outcome.stream_id,
             stream_version=outcome.stream_version,

@@ -10,15 +10,22 @@ A transaction that finished between the snapshot and the look-up counts as ours:
 horizon can only be too early, never too late. The checkpoint moves only after Kafka
 acknowledged the whole batch; a crash in between republishes the batch (duplicates, never
 losses), which consumers absorb through their per-stream version checkpoints.
+
+When idle the relay polls the log every ``poll_interval``; an append committed by this
+process wakes it at once (:meth:`OutboxRelay.wake`), so the commands of the process that
+runs the relay (`sceneledger up`, a worker's command consumer, the saga runner) do not wait
+for the next poll. Appends of other processes are found by the poll: waking across processes
+with NOTIFY was measured and rejected (see ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
@@ -122,7 +129,12 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._checkpoint: tuple[str, int] | None = None
+        self._woken = asyncio.Event()
         self.stats = RelayStats()
+
+    def wake(self) -> None:
+        """Have the relay read the log now rather than at its next poll (an append committed)."""
+        self._woken.set()
 
     async def _load_checkpoint(self) -> tuple[str, int]:
         if self._checkpoint is None:
@@ -155,18 +167,34 @@ class OutboxRelay:
         log.debug("relay.published", count=len(rows), position=last["position"])
         return len(rows)
 
+    async def _idle(self, stopped: asyncio.Future[Any]) -> None:
+        """Wait for the next poll, a wake or the stop, whichever comes first."""
+        if self._woken.is_set():
+            return
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait((stopped, woken), timeout=self._poll_interval, return_when=FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; transient database errors are retried with backoff."""
         log.info("relay.started", relay=self._name)
-        while not stop.is_set():
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(TRANSIENT_PG_ERRORS),
-                wait=wait_exponential(multiplier=0.05, max=2),
-                reraise=True,
-            ):
-                with attempt:
-                    published = await self.run_once()
-            if published < self._batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._poll_interval)
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                # Cleared before reading: a wake during the read may be for an event the read's
+                # snapshot missed, so it is kept for the wait below.
+                self._woken.clear()
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(TRANSIENT_PG_ERRORS),
+                    wait=wait_exponential(multiplier=0.05, max=2),
+                    reraise=True,
+                ):
+                    with attempt:
+                        published = await self.run_once()
+                if published < self._batch_size:
+                    await self._idle(stopped)
+        finally:
+            stopped.cancel()
         log.info("relay.stopped", relay=self._name, published=self.stats.published)
