@@ -13,11 +13,13 @@ Differences from the design's query, on purpose:
   query the same score; summed, scenes carrying more of the requested tags rank first.
 * the description match is the text search's (``read_models/text_search.py``): NFKC and
   case-insensitive (full-width letters find ASCII ones), ``%``/``_`` literal, through the token index.
-* speed at a million scenes (0009): the description tokens, levels and tags are looked up as keys
-  of one GIN index (inline for the owner; through ``search_scene_key_ids()`` under row-level
-  security, where the planner may not use it); the hits are ranked on narrow rows and the total
-  is a window count over the same scan (exact, no second query); only the page's rows, movies,
-  cast and lines are then read in full. All reads of a page share one REPEATABLE READ snapshot.
+* speed at a million scenes (0009, 0015): the description tokens, levels, tags and start-time
+  buckets are looked up as keys of one GIN index: inline for the owner; under row-level
+  security, where the planner may not use it, through ``search_scene_key_tids()``, whose heap
+  positions the caller's query reads with a TID scan (not a primary-key probe per candidate).
+  The hits are ranked on narrow rows and the total is a window count over the same scan (exact,
+  no second query); only the page's rows, movies, cast and lines are then read in full. All
+  reads of a page share one REPEATABLE READ snapshot.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -56,6 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
+from sqlalchemy.types import UserDefinedType
 
 from infra.auth import Identity
 from read_models.rls import reading
@@ -80,6 +84,24 @@ RELEVANCE_TAG = 6
 RELEVANCE_OTHER = 1
 EXACT_KEY_LENGTH = 2
 """Up to this many normalised characters a description query is one index key, matched exactly."""
+TIME_BUCKET_SECONDS = 600
+"""Width of the start-time buckets among a scene's search keys (``sb:<start // 600>``, 0015)."""
+MAX_TIME_BUCKETS = 12
+"""A time range over more buckets than this is left to the column conditions: its keys, each held
+by ~1/15 of the scenes, would cost the index scan more than they save in rows read."""
+DAY_SECONDS = 86_400
+"""The latest end of a scene (the scenes table's valid_time_bounds)."""
+
+
+class _Tid(UserDefinedType[str]):
+    """PostgreSQL's ``tid``, a row version's heap position; only compared inside one statement."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:  # noqa: ANN401  SQLAlchemy's keyword arguments
+        """Return the type's name in DDL and casts."""
+        return "TID"
+
 
 # The scene read model's Table lists only the cache columns its own reads need.
 _movies_cache = Table(
@@ -197,23 +219,43 @@ def _text_array(values: Sequence[str]) -> ColumnElement[list[str]]:
 
 def _search_keys() -> ColumnElement[list[str]]:
     s = scenes.c
-    return func.scene_search_keys(
+    return func.scene_search_keys_timed(
         s.description,
         s.level1_classification,
         s.level2_classification,
         s.level3_classification,
         s.tags,
+        s.start_time_seconds,
         type_=ARRAY(Text),
     )
 
 
+def _time_buckets(search: SceneSearch) -> list[str] | None:
+    """Return the start-time keys (0015) a hit's start must be among; ``None`` to leave it to the columns.
+
+    A hit starts at or after ``start_min`` and, as it ends after it starts, before ``end_max`` (or
+    the day's end). The keys are a coarse superset: the column conditions still decide.
+    """
+    if search.start_min is None and search.end_max is None:
+        return None
+    low = 0 if search.start_min is None else search.start_min
+    high = DAY_SECONDS if search.end_max is None else search.end_max
+    first, last = low // TIME_BUCKET_SECONDS, (high - 1) // TIME_BUCKET_SECONDS
+    if high <= low or last - first + 1 > MAX_TIME_BUCKETS:
+        return None
+    return [f"sb:{bucket}" for bucket in range(first, last + 1)]
+
+
 def _key_filter(search: SceneSearch, *, under_rls: bool) -> ColumnElement[bool] | None:
-    """Return the description, level and tag filters through 0009's keys; ``None`` if none is asked.
+    """Return the description, level, tag and time filters through the keys; ``None`` if none is asked.
 
     Each key is exact (``l1:R`` is among the keys exactly when level 1 is R, a 1- or 2-character
     token exactly when the normalised description contains it), so these replace the column
-    conditions. As the owner the index serves them inline; under row-level security, where the
-    planner may not use it, the ids come from ``search_scene_key_ids()`` (which runs as the owner).
+    conditions; the start-time buckets, coarser, narrow the rows the time conditions then test.
+    With no description, level or tag the time alone is left to the columns. As the owner the
+    index serves them inline; under row-level security, where the
+    planner may not use it, the rows' positions come from ``search_scene_key_tids()`` (which runs
+    as the owner, on the statement's snapshot) and the policies filter the rows read there.
     """
     required = [
         f"{name}:{value}"
@@ -233,20 +275,30 @@ def _key_filter(search: SceneSearch, *, under_rls: bool) -> ColumnElement[bool] 
         all_of = tokens.op("||", return_type=ARRAY(Text))(all_of)
     elif not required and any_of is None:
         return None
+    buckets = _time_buckets(search)
     if under_rls:
-        found = func.search_scene_key_ids(
-            all_of, None if any_of is None else _text_array(any_of), type_=PGUUID(as_uuid=True)
+        found = func.search_scene_key_tids(
+            all_of,
+            None if any_of is None else _text_array(any_of),
+            None if buckets is None else _text_array(buckets),
+            type_=_Tid,
         )
-        ids = found.column_valued("found_id")
+        tids = found.column_valued("found_tid")
         # "= ANY(one array)" and not "IN (the function)": the planner, which guesses 1,000 rows
         # for the function and charges the policy's subplan to every look-up, would rather
-        # scan the whole table than join; an array is one primary-key scan.
-        found_ids = select(func.array_agg(ids)).scalar_subquery()
+        # scan the whole table than join; an array of positions is one TID scan (tideq is
+        # leakproof, so the policies may filter the rows it reads).
+        found_tids = select(func.array_agg(tids)).scalar_subquery()
         # The cast makes it ANY(an array), not the ANY(subquery) form comparing with each row.
-        return scenes.c.id == any_(cast(found_ids, ARRAY(PGUUID(as_uuid=True))))
+        # The system column ctid, which the Table does not list; the search selects from scenes unaliased.
+        ctid: ColumnElement[str] = literal_column(f"{scenes.name}.ctid", _Tid)
+        return ctid == any_(cast(found_tids, ARRAY(_Tid)))
     keys = _search_keys()
-    contains = keys.bool_op("@>")(all_of)
-    return contains if any_of is None else and_(contains, keys.bool_op("&&")(_text_array(any_of)))
+    checks = [keys.bool_op("@>")(all_of)]
+    checks.extend(
+        keys.bool_op("&&")(_text_array(one_of)) for one_of in (any_of, buckets) if one_of is not None
+    )
+    return and_(*checks)
 
 
 def _filters(search: SceneSearch, *, under_rls: bool) -> list[ColumnElement[bool]]:

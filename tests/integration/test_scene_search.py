@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from infra.api import create_app
-from infra.auth import bearer_headers
+from infra.auth import Identity, bearer_headers
 from infra.bootstrap import System, open_system
 from infra.settings import Settings
 from read_models.search import SceneSearch, SceneSearchQueries
@@ -424,3 +424,36 @@ async def test_the_owners_keyed_filters_find_what_the_column_filters_find(
     hits = [(str(h.id), h.relevance_score) for h in owner.items]
     assert hits == [(i["id"], i["relevance_score"]) for i in caller["items"]]
     assert owner.total == caller["total"] == len(hits) > 0
+
+
+@pytest.mark.parametrize(
+    ("start_min", "end_max"),
+    [(600, 3600), (599, 1201), (601, 1199), (0, 600), (1200, None), (None, 1800), (0, 86400), (700, 650)],
+)
+async def test_time_ranges_with_keys_find_exactly_the_scenes_within_them(
+    db: asyncpg.Pool, system: System, start_min: int | None, end_max: int | None
+) -> None:
+    """The start-time buckets among the keys (0015) are coarse: the scenes at their edges decide."""
+    movie = await _movie(db)
+    times = [
+        (0, 10),
+        (590, 600),
+        (599, 620),
+        (600, 610),
+        (1190, 1199),
+        (1199, 1201),
+        (1200, 1800),
+        (3590, 3700),
+    ]
+    ids = [await _scene(db, movie, start, end, "R2", tags=["romantic"]) for start, end in times]
+    search = SceneSearch(level1="R", tags=("romantic",), movie_id=movie, start_min=start_min, end_max=end_max)
+    wanted = {
+        scene
+        for scene, (start, end) in zip(ids, times, strict=True)
+        if (start_min is None or start >= start_min) and (end_max is None or end <= end_max)
+    }
+    queries = SceneSearchQueries(system.engines["scene"])
+    owner = await queries.search(search, limit=20)
+    admin = await queries.search(search, limit=20, identity=Identity(user_id=uuid4(), role="admin"))
+    assert ({h.id for h in owner.items}, owner.total) == (wanted, len(wanted))
+    assert ({h.id for h in admin.items}, admin.total) == (wanted, len(wanted))
