@@ -29,7 +29,7 @@ from infra.services import ALL_SERVICES, ServiceSpec, build_registry, command_ha
 from infra.services.saga import SAGAS
 from infra.settings import Settings
 from infra.topics import ensure_topics
-from infra.workers import register_command_consumer, register_projector
+from infra.workers import register_command_consumer, register_projectors
 from projections.runner import ProjectionRunner
 from read_models.scenes import SceneQueries
 from sagas.runner import SagaRunner
@@ -109,17 +109,18 @@ def build_broker(system: System, *, projector: bool = True, commands: bool = Tru
     # FastStream logs every message it receives and processes: that belongs at DEBUG.
     broker = KafkaBroker(settings.require_kafka(), logger=log, log_level=logging.DEBUG, graceful_timeout=15.0)
     if projector:
-        for spec in system.services:
-            for projection in spec.projections:
-                runner = ProjectionRunner(system.pools[spec.name], projection.projection)
-                register_projector(
-                    broker,
-                    settings,
-                    runner,
-                    system.registry,
-                    topics=projection.topics,
-                    keys=PersonalDataKeys(system.event_pool),
-                )
+        # One consumer per topic for all the projections of this process (see register_projectors).
+        register_projectors(
+            broker,
+            settings,
+            [
+                (ProjectionRunner(system.pools[spec.name], p.projection), p.topics)
+                for spec in system.services
+                for p in spec.projections
+            ],
+            system.registry,
+            keys=PersonalDataKeys(system.event_pool),
+        )
     if commands:
         scene_commands = [
             cmd for spec in system.services if spec.name == "scene" for cmd in spec.command_handlers

@@ -1,12 +1,26 @@
-"""FastStream subscribers: the scene projector and the Kafka command entry point. Thin by design."""
+"""FastStream subscribers: the projectors (one consumer per topic, fanned out) and the command entry point.
+
+A projector process reads each topic once, however many of its projections consume it
+(``scenes.events`` feeds four): each batch is fetched, opened and decoded once, then applied by
+every projection of the topic at once, each in its own database and transaction. The topic's
+consumer group is named after the set of projections it feeds (:func:`projector_group`), and
+its offset is committed only once all of them committed the batch. Each projection keeps its
+stream checkpoints, dead letters and ``projection_offsets`` rows as before, so a redelivered
+batch is a no-op for the projections that had already applied it.
+
+Until session 5 each projection had a consumer group of its own (``<ns>.projector.<name>``).
+Those groups are no longer read: a process starting with this layout creates the new groups,
+which start from the beginning of their topics, and every projection skips what its checkpoints
+say it already applied.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -58,61 +72,6 @@ def to_delivery(
     return Delivery(record.topic, record.partition, record.offset, headers, value, recorded)
 
 
-class DecodedRecords:
-    """Deliveries of the records this process's projectors decoded lately, shared between them.
-
-    Several projections consume one topic (``scenes.events``: scenes, actors, users), each in
-    its own consumer group, so each record used to be decoded once per projection. Decoding is
-    a pure function of the record's headers and the bytes decoded (the value with its personal
-    fields opened), and a record's headers never change, so a delivery is reused only for the
-    same record (topic, partition, offset) *and* the same bytes: a record opened differently
-    (a key shredded in between) is decoded again. The oldest entries go first beyond
-    ``capacity``; a miss only costs a decoding.
-    """
-
-    def __init__(self, registry: EventRegistry, capacity: int) -> None:
-        self.registry = registry
-        self.capacity = capacity
-        self.topics: set[str] = set()
-        """The topics whose records are kept (the capacity follows their number)."""
-        self._entries: dict[tuple[str, int, int], tuple[bytes, Delivery]] = {}
-
-    def delivery(self, record: ConsumerRecord[Any, Any], opened: bytes | None) -> Delivery:
-        """Return ``record``'s delivery (see :func:`to_delivery`), decoded at most once."""
-        key = (record.topic, record.partition, record.offset)
-        decoded = (record.value or b"") if opened is None else opened
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] == decoded:
-            return hit[1]
-        delivery = to_delivery(record, self.registry, opened=opened)
-        entries = self._entries
-        entries[key] = (decoded, delivery)
-        while len(entries) > self.capacity:
-            del entries[next(iter(entries))]
-        return delivery
-
-
-_DECODED: weakref.WeakKeyDictionary[KafkaBroker, DecodedRecords] = weakref.WeakKeyDictionary()
-"""The decoded records shared by the projectors subscribed on one broker."""
-
-
-def _decoded_records(
-    broker: KafkaBroker, registry: EventRegistry, topics: Sequence[str], batch_size: int
-) -> DecodedRecords:
-    """Return ``broker``'s shared decoded records, with room for two batches of every topic read.
-
-    The projections of one topic read it at about the same pace, so one decodes what the
-    others then find here.
-    """
-    decoded = _DECODED.get(broker)
-    if decoded is None:
-        # Records of our own topics were validated when appended: decode them as trusted.
-        decoded = _DECODED[broker] = DecodedRecords(registry.trusted(), 0)
-    decoded.topics.update(topics)
-    decoded.capacity = max(decoded.capacity, 2 * batch_size * len(decoded.topics))
-    return decoded
-
-
 def _raw_values(msg: StreamMessage[Any]) -> Any:  # noqa: ANN401  FastStream's decoded body type
     # The projector decodes the raw records itself: FastStream's own JSON decoding of every
     # value was a tenth of a projector's time, for a body nobody read.
@@ -158,9 +117,30 @@ async def opened_values(
     return list(await open_values(keys, pairs, registry))
 
 
-def projector_group(settings: Settings, projection: str) -> str:
-    """Return the Kafka consumer group id of ``projection``'s projector."""
-    return f"{settings.namespace or 'sceneledger'}.projector.{projection}"
+def projector_group(settings: Settings, topic: str, projections: Iterable[str]) -> str:
+    """Return the consumer group of a projector process's consumer of ``topic`` (bare name).
+
+    The group names the set of projections the consumer feeds: two processes running different
+    sets must never share a group, or the topic's partitions would be split between them and
+    each set would miss the other's share. A process running a new set (a projection added)
+    starts a new group, from the start of the topic: the projections that already applied
+    those records find them in their stream checkpoints and skip them.
+    """
+    names = sorted(set(projections))
+    if not names or any(not n or "+" in n or "." in n for n in names):
+        raise ValueError(f"projection names must be non-empty, without '+' or '.': {names}")
+    return f"{settings.namespace or 'sceneledger'}.projector.{topic}.{'+'.join(names)}"
+
+
+def group_projections(settings: Settings, topic: str, group: str) -> frozenset[str] | None:
+    """Return the projections a group named by :func:`projector_group` feeds from ``topic``, else ``None``."""
+    prefix = f"{settings.namespace or 'sceneledger'}.projector.{topic}."
+    if not group.startswith(prefix):
+        return None
+    names = group.removeprefix(prefix).split("+")
+    if any(not n or "." in n for n in names):
+        return None
+    return frozenset(names)
 
 
 def _records(msg: KafkaMessage) -> Sequence[ConsumerRecord[Any, Any]]:
@@ -226,55 +206,133 @@ class DelayedSettle:
             )
 
 
-def register_projector(
+@dataclass(frozen=True, slots=True)
+class ProjectorTarget:
+    """A projection a projector process runs: its runner, the topics it reads, its settle timer."""
+
+    runner: ProjectionRunner
+    topics: tuple[str, ...]
+    later: DelayedSettle | None
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while a batch is applied. A projection reading several topics has one consumer
+    per topic; its batches still run one at a time, as when one consumer read all its topics:
+    derived figures recomputed in two overlapping transactions would each miss the other's
+    uncommitted rows (e.g. an actor's figures, from a filmography entry and a cast event)."""
+
+
+def register_projectors(
     broker: KafkaBroker,
     settings: Settings,
-    runner: ProjectionRunner,
+    projections: Sequence[tuple[ProjectionRunner, Sequence[str]]],
     registry: EventRegistry,
     *,
-    topics: Sequence[str],
     keys: PersonalDataKeys | None = None,
-) -> None:
-    """Subscribe ``runner`` to its event topics: batches, offsets committed only after the DB commit.
+) -> dict[str, str]:
+    """Subscribe one consumer per topic, each batch fanned out to every projection of that topic.
 
-    ``keys`` (the event store's personal data keys) opens sealed personal fields before decoding.
-    The projectors of one broker share their decoded records (:class:`DecodedRecords`).
+    ``projections``: each runner with the (bare) topics its projection reads. A batch is read,
+    its personal fields opened (``keys``, the event store's personal data keys) and decoded
+    once, then handed to every projection of the topic at once (each in its own database and
+    transaction, with its own stream checkpoints, so per-stream order and idempotency hold per
+    projection). The Kafka offset is committed only after every projection committed the batch:
+    a transient failure is retried per projection; one that persists fails the batch, which is
+    then redelivered, and the projections that had committed it find every event a duplicate.
+    Returns each topic's consumer group (:func:`projector_group`).
     """
-    decoded = _decoded_records(broker, registry, topics, settings.projector_batch_size)
-    later = DelayedSettle(runner) if runner.projection.deferral is not None else None
+    names = [runner.projection.name for runner, _ in projections]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a projector process runs each projection once: {sorted(names)}")
+    targets = [
+        ProjectorTarget(
+            runner,
+            tuple(topics),
+            DelayedSettle(runner) if runner.projection.deferral is not None else None,
+        )
+        for runner, topics in projections
+    ]
+    by_topic: dict[str, list[ProjectorTarget]] = {}
+    for target in targets:
+        for topic in target.topics:
+            by_topic.setdefault(topic, []).append(target)
+    trusted = registry.trusted()  # records of our own topics were validated when appended
+    groups = {}
+    for topic, readers in by_topic.items():
+        groups[topic] = group = projector_group(settings, topic, (t.runner.projection.name for t in readers))
+        _subscribe_topic(broker, settings, topic, group, readers, registry, trusted, keys)
+    return groups
 
+
+def _subscribe_topic(
+    broker: KafkaBroker,
+    settings: Settings,
+    topic: str,
+    group: str,
+    targets: Sequence[ProjectorTarget],
+    registry: EventRegistry,
+    trusted: EventRegistry,
+    keys: PersonalDataKeys | None,
+) -> None:
     async def project(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001, ANN401  raw records used
         records = _records(msg)
         opened = await opened_values(keys, records, registry)
-        deliveries = [decoded.delivery(r, o) for r, o in zip(records, opened, strict=True)]
+        deliveries = [to_delivery(r, trusted, opened=o) for r, o in zip(records, opened, strict=True)]
         # A full batch: a backlog, more records are waiting (see DelayedSettle).
-        backlog = later is not None and len(records) >= settings.projector_batch_size
-        async for attempt in _transient_retry():
-            with attempt:
-                outcome = await runner.handle_batch(deliveries, settle=not backlog)
-        if backlog and later is not None:
-            later.deferred()
-        for d in outcome.dead_lettered:
-            await broker.publish(
-                d.value,
-                topic=dlq_of(d.topic),
-                key=d.recorded.event.stream_id.bytes if d.recorded else None,
-                headers={
-                    **{k: v.decode(errors="replace") for k, v in d.headers},
-                    "x-projection": runner.projection.name,
-                    "x-origin": f"{d.topic}/{d.partition}/{d.offset}",
-                },
-            )
+        backlog = len(records) >= settings.projector_batch_size
+        await project_batch(broker, targets, deliveries, backlog=backlog)
 
     broker.subscriber(
-        *(settings.topic(t) for t in topics),
-        group_id=projector_group(settings, runner.projection.name),
+        settings.topic(topic),
+        group_id=group,
         batch=True,
         max_records=settings.projector_batch_size,
         decoder=_raw_values,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
     )(project)
+
+
+async def project_batch(
+    broker: KafkaBroker, targets: Sequence[ProjectorTarget], deliveries: Sequence[Delivery], *, backlog: bool
+) -> None:
+    """Apply one batch to every projection of its topic at once; raise if any of them failed.
+
+    Each projection runs in its own database, so their transactions overlap. A failure is
+    raised only once every projection is done with the batch: the redelivery that follows must
+    never run beside a projection still applying it.
+    """
+    results = await asyncio.gather(
+        *(_project(broker, t, deliveries, backlog=backlog) for t in targets), return_exceptions=True
+    )
+    failed = [(t, r) for t, r in zip(targets, results, strict=True) if isinstance(r, BaseException)]
+    for target, exc in failed:
+        log.error("projection.batch_failed", projection=target.runner.projection.name, error=repr(exc))
+    if failed:
+        raise failed[0][1]
+
+
+async def _project(
+    broker: KafkaBroker, target: ProjectorTarget, deliveries: Sequence[Delivery], *, backlog: bool
+) -> None:
+    """Apply one batch to one projection (transient errors retried), then publish its dead letters."""
+    runner, later = target.runner, target.later
+    defer = backlog and later is not None
+    async with target.turn:
+        async for attempt in _transient_retry():
+            with attempt:
+                outcome = await runner.handle_batch(deliveries, settle=not defer)
+    if defer and later is not None:
+        later.deferred()
+    for d in outcome.dead_lettered:
+        await broker.publish(
+            d.value,
+            topic=dlq_of(d.topic),
+            key=d.recorded.event.stream_id.bytes if d.recorded else None,
+            headers={
+                **{k: v.decode(errors="replace") for k, v in d.headers},
+                "x-projection": runner.projection.name,
+                "x-origin": f"{d.topic}/{d.partition}/{d.offset}",
+            },
+        )
 
 
 def register_command_consumer(

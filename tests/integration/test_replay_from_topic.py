@@ -22,6 +22,7 @@ from infra.bootstrap import System, build_broker, build_relay, open_system
 from infra.publisher import KafkaPublisher
 from infra.replay import BOOKKEEPING_TABLES
 from infra.replay_cli import replay_app
+from infra.services import ALL_SERVICES
 from infra.settings import Settings
 from infra.topic_reset import partitions_of
 from infra.workers import projector_group
@@ -46,16 +47,15 @@ class Stack:
             self.broker = None
         settings = self.system.settings
 
-        async def idle(projection: str) -> bool:
+        async def idle(topic: str) -> bool:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=settings.require_kafka(),
-                group_id=projector_group(settings, projection),
+                group_id=_group(settings, topic),
                 enable_auto_commit=False,
             )
             await consumer.start()
             try:
-                topic = settings.topic("scenes.events" if projection == "scenes" else "movies.events")
-                parts = await partitions_of(settings, [topic])
+                parts = await partitions_of(settings, [settings.topic(topic)])
                 consumer.assign(parts)
                 beginning = await consumer.beginning_offsets(parts)
                 current = {tp: (await consumer.committed(tp)) or beginning[tp] for tp in parts}
@@ -67,8 +67,8 @@ class Stack:
                 await consumer.stop()
             return True
 
-        for projection in ("scenes", "scene_caches"):
-            await eventually(lambda p=projection: idle(p), timeout=60)  # type: ignore[misc]
+        for topic in ("scenes.events", "movies.events", "actors.events"):
+            await eventually(lambda t=topic: idle(t), timeout=60)  # type: ignore[misc]
 
     async def start_projectors(self) -> None:
         """Start a projector broker again."""
@@ -127,13 +127,17 @@ async def _content(pool: asyncpg.Pool) -> dict[str, list[str]]:
     }
 
 
-async def _group_offsets(
-    settings: Settings, projection: str
-) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
-    """The committed offset and the end offset of each partition of ``projection``'s topic."""
+def _group(settings: Settings, topic: str) -> str:
+    """The consumer group of ``topic`` in a projector process running every projection."""
+    names = [p.projection.name for spec in ALL_SERVICES for p in spec.projections if topic in p.topics]
+    return projector_group(settings, topic, names)
+
+
+async def _group_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """The committed offset and the end offset of each partition of ``scenes.events``."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.require_kafka(),
-        group_id=projector_group(settings, projection),
+        group_id=_group(settings, "scenes.events"),
         enable_auto_commit=False,
     )
     await consumer.start()
@@ -200,7 +204,7 @@ async def test_reset_to_a_time_redelivers_from_then_and_keeps_the_read_model(
     )
 
     assert code == 0, output
-    committed, ends = await _group_offsets(stack.system.settings, "scenes")
+    committed, ends = await _group_offsets(stack.system.settings)
     assert sum(ends[tp] - committed[tp] for tp in ends) == 1  # only the retime came after `at`
     recorded = {
         (r["topic"], r["partition"]): r["next_offset"]
@@ -218,3 +222,46 @@ async def test_reset_to_a_time_redelivers_from_then_and_keeps_the_read_model(
     assert await _content(pool) == before
     dead = await pool.fetchval("SELECT count(*) FROM projection_dead_letters")
     assert dead == 0
+
+
+async def _commit_as(settings: Settings, group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Commit ``offsets`` for ``group`` from outside it (as an idle projector process left them)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.require_kafka(), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_reset_leaves_the_groups_that_do_not_feed_the_projection(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _scenes(stack.system)
+    at = datetime.now(UTC)
+    await stack.stop_projectors()
+    settings = stack.system.settings
+    _, ends = await _group_offsets(settings)
+    # A process that ran only the users projection: its own group of scenes.events.
+    users_only = projector_group(settings, "scenes.events", ["users"])
+    await _commit_as(settings, users_only, ends)
+    _cli_env(stack.system, monkeypatch)
+
+    code, output = await asyncio.to_thread(
+        _invoke, "--projection", "scenes", "--from-topic", "--to-offset", at.isoformat()
+    )
+
+    assert code == 0, output
+    assert _group(settings, "scenes.events") in output
+    assert users_only not in output
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.require_kafka(), group_id=users_only, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        assert {tp: await consumer.committed(tp) for tp in ends} == ends
+    finally:
+        await consumer.stop()

@@ -18,7 +18,7 @@ from events.saga import CommandSpec, PlannedStep
 from events.scene import SceneCreated
 from infra.cloudevents import decode_event, event_headers
 from infra.services import build_registry
-from infra.workers import DecodedRecords
+from infra.workers import to_delivery
 
 pytestmark = pytest.mark.unit
 
@@ -158,30 +158,11 @@ def test_trusted_decoding_skips_only_the_input_checks() -> None:
         TRUSTED.load(**{**stored, "stream_version": 0})
 
 
-def test_a_record_is_decoded_once_for_every_projector_of_the_process() -> None:
-    decoded = DecodedRecords(TRUSTED, capacity=10)
-    record = _record(_scene(), EventMetadata())
-    first = decoded.delivery(record, None)
-    assert decoded.delivery(record, None) is first
-    assert first.recorded == decode_event(record.headers, record.value, REGISTRY)
-
-
-def test_a_record_opened_differently_is_decoded_again() -> None:
-    decoded = DecodedRecords(TRUSTED, capacity=10)
+def test_a_record_is_decoded_from_its_opened_value_and_keeps_its_sealed_one() -> None:
     event = _scene()
     record = _record(event, EventMetadata())
-    first = decoded.delivery(record, None)
-    other = json.dumps({**event.payload(), "description": "別"}, ensure_ascii=False).encode()
-    again = decoded.delivery(record, other)
-    assert again is not first
-    assert again.recorded is not None
-    assert again.recorded.event.description == "別"  # type: ignore[attr-defined]
-    assert again.value == record.value  # the sealed value is what a dead letter keeps
-
-
-def test_the_oldest_decoded_records_are_dropped_beyond_the_capacity() -> None:
-    decoded = DecodedRecords(TRUSTED, capacity=2)
-    records = [_record(_scene(), EventMetadata(), offset=n) for n in range(3)]
-    first = [decoded.delivery(r, None) for r in records]
-    assert decoded.delivery(records[2], None) is first[2]
-    assert decoded.delivery(records[0], None) is not first[0]
+    opened = json.dumps({**event.payload(), "description": "別"}, ensure_ascii=False).encode()
+    delivery = to_delivery(record, TRUSTED, opened=opened)
+    assert delivery.recorded is not None
+    assert delivery.recorded.event.description == "別"  # type: ignore[attr-defined]
+    assert delivery.value == record.value  # the sealed value is what a dead letter keeps
