@@ -39,6 +39,7 @@ from events.registry import EventRegistry
 from infra.cloudevents import MalformedEventMessageError, decode_event
 from infra.db import TRANSIENT_PG_ERRORS
 from infra.pii import PersonalDataKeys, open_values
+from infra.prompt_batch import prompt
 from infra.settings import Settings
 from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ, dlq_of
 from projections.runner import Delivery, ProjectionRunner
@@ -280,7 +281,8 @@ def _subscribe_topic(
         backlog = len(records) >= settings.projector_batch_size
         await project_batch(broker, targets, deliveries, backlog=backlog)
 
-    broker.subscriber(
+    # Prompt: FastStream's own batch subscriber sleeps after an empty poll (see prompt_batch).
+    subscriber = broker.subscriber(
         settings.topic(topic),
         group_id=group,
         batch=True,
@@ -288,7 +290,8 @@ def _subscribe_topic(
         decoder=_raw_values,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-    )(project)
+    )
+    prompt(subscriber)(project)
 
 
 async def project_batch(

@@ -9,6 +9,7 @@ from faststream.kafka import KafkaBroker
 
 from events.registry import EventRegistry
 from infra.bootstrap import System, build_broker
+from infra.prompt_batch import PromptBatchSubscriber
 from infra.services import ALL_SERVICES, build_registry
 from infra.settings import Settings
 from infra.workers import group_projections, projector_group, register_projectors
@@ -108,3 +109,8 @@ def test_the_projector_reads_each_topic_of_the_services_once() -> None:
     read = {SETTINGS.topic(t) for spec in ALL_SERVICES for p in spec.projections for t in p.topics}
     assert sorted(topics) == sorted(read)
 
+
+def test_every_projector_subscriber_is_prompt() -> None:
+    broker = KafkaBroker("127.0.0.1:1")
+    register_projectors(broker, SETTINGS, [(_runner("a"), ["t1", "t2"])], EventRegistry([]))
+    assert {type(s) for s in _subscribers(broker)} == {PromptBatchSubscriber}
