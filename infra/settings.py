@@ -46,7 +46,10 @@ class Settings(BaseSettings):
     api_port: int = 8000
     relay_batch_size: int = Field(default=1000, ge=1)
     relay_poll_interval: float = Field(default=0.01, gt=0)
-    projector_batch_size: int = Field(default=500, ge=1)
+    # Most records a projector applies in one transaction (only a backlog fills a batch). 2,000:
+    # the quick benchmark's projector drained 3,053-3,374 events/s against 2,387-2,449 with 500,
+    # alternated, at 168 against 138 MB peak.
+    projector_batch_size: int = Field(default=2000, ge=1)
     log_level: str = "INFO"
 
     def database_name(self, service: str) -> str:
