@@ -39,14 +39,7 @@ from infra.migrate import drop_databases
 from infra.publisher import KafkaPublisher
 from infra.settings import SERVICE_DATABASES, Settings
 from infra.topics import delete_namespace_topics
-from read_models.overlaps import (
-    ALL_PAIRS_SQL,
-    MOVIE_PAIRS_SQL,
-    PROBE_PAIRS_SQL,
-    OverlapPair,
-    OverlapQueries,
-    pair_page_params,
-)
+from read_models.overlaps import ALL_PAIRS_SQL, MOVIE_PAIRS_SQL, OverlapPair, OverlapQueries, pair_page_params
 from read_models.rls import acting
 
 log = structlog.get_logger(__name__)
@@ -465,16 +458,6 @@ JOIN scenes s2 ON s1.movie_id = s2.movie_id AND s1.id < s2.id
 """
 """The design's GiST self-join (パフォーマンス最適化), the baseline the API's queries are compared with."""
 
-PROBE_PAGE_SQL = (
-    PROBE_PAIRS_SQL
-    + """WHERE a.movie_id >= :after_movie
-  AND (a.movie_id, a.id, b.id) > (:after_movie, :after_first, :after_second)
-ORDER BY a.movie_id, a.id, b.id
-LIMIT :limit"""
-)
-"""A keyset page of pairs computed per scene at read time: the read API's query before the pairs
-were materialised (scene_service 0014), kept as the before figure."""
-
 _T = TypeVar("_T")
 
 OVERLAP_PAGE = 1000
@@ -498,11 +481,7 @@ def _pair_set(rows: Iterable[tuple[UUID, UUID]]) -> set[tuple[UUID, UUID]]:
 
 
 async def _seed_overlapping_scenes(pool: asyncpg.Pool, sizes: Sizes) -> None:
-    """Load 20-150 s scenes every ~60 s (many real overlaps: the design's generator makes none).
-
-    The read model's trigger on ``scenes`` fills ``scene_overlaps`` in the same statement, as it
-    does for the projector's writes.
-    """
+    """Load 20-150 s scenes every ~60 s (many real overlaps: the design's generator makes none)."""
     await pool.execute(
         "INSERT INTO scenes (movie_id, start_time_seconds, end_time_seconds, level1_classification, "
         "level2_classification) "
@@ -519,7 +498,7 @@ async def _seed_overlapping_scenes(pool: asyncpg.Pool, sizes: Sizes) -> None:
         "INSERT INTO external_movies_cache (id, title, is_public) "
         "SELECT DISTINCT movie_id, 'bench', TRUE FROM scenes"
     )
-    await pool.execute("VACUUM ANALYZE scenes, scene_overlaps, external_movies_cache")
+    await pool.execute("VACUUM ANALYZE scenes, external_movies_cache")
 
 
 async def _rows(conn: AsyncConnection, sql: str, params: Mapping[str, object]) -> Sequence[Any]:
@@ -527,17 +506,12 @@ async def _rows(conn: AsyncConnection, sql: str, params: Mapping[str, object]) -
     return (await conn.execute(text(sql), params)).all()
 
 
-async def _walk_pages(
-    conn: AsyncConnection, sql: str = ALL_PAIRS_SQL
-) -> tuple[list[Any], list[dict[str, object]]]:
-    """Read every page of the API's all-pairs query, or of ``sql`` paged alike.
-
-    Returns the pairs and each page's parameters.
-    """
+async def _walk_pages(conn: AsyncConnection) -> tuple[list[Any], list[dict[str, object]]]:
+    """Read every page of the API's all-pairs query; return the pairs and each page's parameters."""
     rows: list[Any] = []
     pages = [pair_page_params(OVERLAP_PAGE)]
     while True:
-        page = await _rows(conn, sql, pages[-1])
+        page = await _rows(conn, ALL_PAIRS_SQL, pages[-1])
         rows.extend(page[:OVERLAP_PAGE])
         if len(page) <= OVERLAP_PAGE:
             return rows, pages
@@ -597,7 +571,6 @@ async def bench_overlaps(base: Settings, sizes: Sizes) -> list[Figure]:
                 gist_all, gist_rows = await _timed(
                     lambda: _rows(conn, OVERLAP_GIST.format(where=""), {}), runs=3
                 )
-                probe_all, (probe_rows, _) = await _timed(lambda: _walk_pages(conn, PROBE_PAGE_SQL), runs=3)
             queries = OverlapQueries(engine)
             fn_one, _ = await _timed(lambda: queries.movie_pairs(movie, identity=ANONYMOUS), runs=25)
             fn_all, api_pairs = await _timed(lambda: _walk_read_function(queries))
@@ -607,10 +580,7 @@ async def bench_overlaps(base: Settings, sizes: Sizes) -> list[Figure]:
     pairs = _pair_set((r.first_scene_id, r.second_scene_id) for r in all_rows)
     same_one = _pair_set((r.first_scene_id, r.second_scene_id) for r in one_rows) == _pair_set(gist_one_rows)
     same_all = (
-        pairs
-        == _pair_set(gist_rows)
-        == _pair_set((p.first_scene_id, p.second_scene_id) for p in api_pairs)
-        == _pair_set((r.first_scene_id, r.second_scene_id) for r in probe_rows)
+        pairs == _pair_set(gist_rows) == _pair_set((p.first_scene_id, p.second_scene_id) for p in api_pairs)
     )
     timed = "its SQL as the viewer role (RLS), execute to rows in Python"
     per_movie = sizes.overlap_scenes_per_movie
@@ -629,11 +599,10 @@ async def bench_overlaps(base: Settings, sizes: Sizes) -> list[Figure]:
             f"{ours_all:.1f} ms",
             "<= 15 ms",
             ours_all <= 15,
-            f"read API's {len(pages)} keyset pages of {OVERLAP_PAGE:,} from the pairs table, {timed} "
+            f"read API's {len(pages)} keyset pages of {OVERLAP_PAGE:,}, {timed} "
             f"(server {server_all:.1f} ms); GiST self-join {gist_all:.1f} ms "
-            f"({gist_all / ours_all:.1f}x slower); pages probing each scene's partners at read time "
-            f"(the read before the pairs table) {probe_all:.1f} ms ({probe_all / ours_all:.1f}x slower); "
-            f"whole read function with views {fn_all:.1f} ms; {len(pairs):,} pairs; same pairs: {same_all}",
+            f"({gist_all / ours_all:.1f}x slower); whole read function with views {fn_all:.1f} ms; "
+            f"{len(pairs):,} pairs; same pairs: {same_all}",
         ),
     ]
 

@@ -27,7 +27,6 @@ from infra.pii import PersonalDataKeys, open_values
 from infra.services import ALL_SERVICES, ServiceSpec, build_registry
 from infra.settings import Settings
 from projections.runner import POISON_ERRORS, Delivery, Projection, ProjectionRunner
-from read_models.overlaps import PAIR_COLUMNS, PROBE_PAIRS_SQL
 
 Connect = Callable[[str], AbstractAsyncContextManager[asyncpg.Connection]]
 """Opens a connection to a database by key: ``event_store`` or a service name (``scene``, ...)."""
@@ -529,46 +528,13 @@ class CheckResult:
     details: str | None
 
 
-# Rows of scene_overlaps that the pairs computed from scenes lack ("stale"), and computed pairs
-# it lacks ("missing"); the movie filter reaches into the probe (its outer scene) when given.
-_OVERLAP_DRIFT_SQL = f"""
-WITH stored AS (SELECT {PAIR_COLUMNS} FROM scene_overlaps WHERE $1::uuid IS NULL OR movie_id = $1),
-     computed AS (SELECT * FROM ({PROBE_PAIRS_SQL}) p WHERE $1::uuid IS NULL OR p.movie_id = $1),
-     drift AS (
-        (SELECT 'stale' AS kind, * FROM stored EXCEPT ALL SELECT 'stale', * FROM computed)
-        UNION ALL
-        (SELECT 'missing', * FROM computed EXCEPT ALL SELECT 'missing', * FROM stored)
-     )
-SELECT (SELECT count(*) FROM drift) AS errors,
-       (SELECT string_agg(kind || ' ' || first_scene_id || '/' || second_scene_id, ', ')
-        FROM (SELECT * FROM drift ORDER BY kind, movie_id, first_scene_id, second_scene_id LIMIT 10) shown
-       ) AS examples
-"""
-
-
-async def _overlap_drift(conn: asyncpg.Connection, movie_id: UUID | None) -> CheckResult:
-    """Compare ``scene_overlaps`` with the pairs computed from ``scenes`` (missed or stale upkeep)."""
-    row = await conn.fetchrow(_OVERLAP_DRIFT_SQL, movie_id)
-    if row is None or not row["errors"]:
-        return CheckResult("consistency.scene_overlaps_drift", "PASS", None)
-    return CheckResult(
-        "consistency.scene_overlaps_drift", "FAIL", f"pairs differing: {row['errors']} ({row['examples']})"
-    )
-
-
 async def run_checks(ctx: OpsContext, *, movie_id: UUID | None = None) -> list[CheckResult]:
-    """Run the design's consistency checks and data-quality tests against the scene read model.
-
-    Besides the design's checks, ``consistency.scene_overlaps_drift`` compares the materialised
-    overlapping pairs with the pairs computed from the scenes.
-    """
+    """Run the design's consistency checks and data-quality tests against the scene read model."""
     async with ctx.connect("scene") as conn:
         consistency = await conn.fetch("SELECT * FROM check_data_consistency($1)", movie_id)
-        drift = await _overlap_drift(conn, movie_id)
         quality = await conn.fetch("SELECT * FROM run_data_quality_tests($1)", movie_id)
     return [
         *(CheckResult(f"consistency.{r['check_name']}", r["status"], r["details"]) for r in consistency),
-        drift,
         *(CheckResult(f"quality.{r['test_name']}", r["status"], r["details"]) for r in quality),
     ]
 

@@ -3,9 +3,7 @@
 One apply function per event of ``scenes.events``. Events that change what a movie's
 statistics summarise (``STATS_EVENTS``) have that movie's ``movie_scene_stats`` row recomputed
 once per batch, in the batch's transaction (``recompute_touched_stats``), or, for a batch of
-a backlog, marked stale and recomputed later (``STATS_DEFERRAL``). ``scene_overlaps`` (every
-overlapping pair) needs no apply code: triggers on ``scenes`` (scene_service 0014) keep it in
-the statement that writes the scenes, whichever function here (or a bulk load) writes them.
+a backlog, marked stale and recomputed later (``STATS_DEFERRAL``).
 """
 
 from __future__ import annotations

@@ -2102,10 +2102,8 @@ async def test_the_scene_migration_says_the_stats_trigger_is_replaced_by_the_pro
 )
 async def test_no_design_trigger_is_installed(settings: Settings, table: str) -> None:
     async with _rolled_back(settings, "scene") as conn:
-        # scene_overlaps_* (scene_service 0014) keep our overlap pairs table; none is the design's.
         triggers = await conn.fetch(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal "
-            "AND tgname NOT LIKE 'scene\\_overlaps\\_%'",
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal",
             f"public.{table}",
         )
     assert triggers == []
