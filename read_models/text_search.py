@@ -10,7 +10,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ARRAY, Boolean, ColumnElement, Select, Text, any_, cast, func, literal, select, true
+from sqlalchemy import ARRAY, Boolean, ColumnElement, Select, Text, any_, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -267,25 +267,19 @@ class TextSearchQueries:
         if needed <= 0 or limit <= 0:
             return []
         async with reading(self._engine, identity) as conn:
-            # The walk's estimated cost (the whole ordered scan) passes jit_above_cost, yet it stops
-            # after a page: compiling the plan cost ~100 ms, twice the query itself (1M lines, RLS).
-            # Set with the estimate, in one round trip.
-            jit_off = func.set_config("jit", "off", true())
+            # JIT is off for the whole session (infra.db.SESSION_SETTINGS): the walk's estimated
+            # cost (the whole ordered scan) passes jit_above_cost, yet it stops after a page, and
+            # compiling the plan cost ~100 ms, twice the query itself (1M lines, RLS).
             if strategy is None:
                 # A term's keys are those of its normalised text (search_query_tokens), so is its share.
                 term = normalise(text)
                 known = self._shares.get(term)
                 if known is None:
                     estimate = func.search_dialogue_share(text).table_valued("share", "lines")
-                    chosen = select(jit_off, estimate.c.share, estimate.c.lines)
-                    _, share, lines = (await conn.execute(chosen)).one()
+                    share, lines = (await conn.execute(select(estimate.c.share, estimate.c.lines))).one()
                     known = (float(share), float(lines))
                     self._shares.put(term, *known)
-                else:
-                    await conn.execute(select(jit_off))
                 strategy = choose_strategy(*known, needed)
-            else:
-                await conn.execute(select(jit_off))
             # The first ``wanted`` matches in page order, as the tables' owner (0011); the policies
             # then apply to those rows only. When some are hidden from the caller the page may
             # lack rows: ask again for more candidates, until the page is full or none are left.
