@@ -18,8 +18,11 @@ Differences from the design's query, on purpose:
   security, where the planner may not use it, through ``search_scene_key_tids()``, whose heap
   positions the caller's query reads with a TID scan (not a primary-key probe per candidate).
   The hits are ranked on narrow rows and the total is a window count over the same scan (exact,
-  no second query); only the page's rows, movies, cast and lines are then read in full. All
-  reads of a page share one REPEATABLE READ snapshot.
+  no second query); only the page's rows, movies, cast and lines are then read in full.
+* one statement per page: the casts and lines are JSON aggregates of the page statement (one
+  round trip, not three), and a search's statement is built once per shape (which filters are
+  given, how many tags) with every value a parameter. A page past the last hit needs a second
+  statement for its total; both share one REPEATABLE READ snapshot.
 """
 
 from __future__ import annotations
@@ -27,16 +30,17 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     ARRAY,
+    JSON,
     Column,
     ColumnElement,
     Integer,
@@ -45,6 +49,7 @@ from sqlalchemy import (
     Text,
     and_,
     any_,
+    bindparam,
     case,
     cast,
     false,
@@ -57,8 +62,11 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.schema import Table
+from sqlalchemy.sql.selectable import Select
 from sqlalchemy.types import UserDefinedType
 
 from infra.auth import Identity
@@ -91,6 +99,8 @@ MAX_TIME_BUCKETS = 12
 by ~1/15 of the scenes, would cost the index scan more than they save in rows read."""
 DAY_SECONDS = 86_400
 """The latest end of a scene (the scenes table's valid_time_bounds)."""
+STATEMENT_CACHE_SIZE = 512
+"""Search shapes (which filters are given, how many tags) whose built statements are kept."""
 
 
 class _Tid(UserDefinedType[str]):
@@ -213,8 +223,13 @@ def decode_search_cursor(cursor: str) -> tuple[int, int, UUID]:
     return relevance, start, scene_id
 
 
-def _text_array(values: Sequence[str]) -> ColumnElement[list[str]]:
-    return literal(list(values), ARRAY(Text))
+def _param(name: str, type_: Any) -> BindParameter[Any]:  # noqa: ANN401  any SQLAlchemy type
+    """Return a required bound parameter: its value comes with each execution, never the statement."""
+    return bindparam(name, type_=type_, required=True)
+
+
+def _text_array(name: str) -> BindParameter[list[str]]:
+    return _param(name, ARRAY(Text))
 
 
 def _search_keys() -> ColumnElement[list[str]]:
@@ -246,16 +261,47 @@ def _time_buckets(search: SceneSearch) -> list[str] | None:
     return [f"sb:{bucket}" for bucket in range(first, last + 1)]
 
 
-def _key_filter(search: SceneSearch, *, under_rls: bool) -> ColumnElement[bool] | None:
-    """Return the description, level, tag and time filters through the keys; ``None`` if none is asked.
+_DescriptionKind = Literal["none", "empty", "short", "long"]
+"""How a description query filters: not at all, non-null only, by its keys only, keys and strpos."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a search's SQL depends on, its values aside: searches of one shape share one statement."""
+
+    under_rls: bool
+    description: _DescriptionKind
+    level1: bool
+    required_keys: bool
+    any_keys: bool
+    time_keys: bool
+    tag_terms: int
+    scene_type: bool
+    movie_id: bool
+    start_min: bool
+    end_max: bool
+    emotional_tags: bool
+    after: bool
+
+
+def _description_kind(description: str | None) -> _DescriptionKind:
+    if description is None:
+        return "none"
+    needle = normalise(description)
+    if not needle:
+        return "empty"
+    return "short" if len(needle) <= EXACT_KEY_LENGTH else "long"
+
+
+def _plan(
+    search: SceneSearch, *, under_rls: bool, limit: int, offset: int, after: str | None
+) -> tuple[_Shape, dict[str, Any]]:
+    """Return the search's shape and the values of its statement's parameters.
 
     Each key is exact (``l1:R`` is among the keys exactly when level 1 is R, a 1- or 2-character
-    token exactly when the normalised description contains it), so these replace the column
-    conditions; the start-time buckets, coarser, narrow the rows the time conditions then test.
-    With no description, level or tag the time alone is left to the columns. As the owner the
-    index serves them inline; under row-level security, where the
-    planner may not use it, the rows' positions come from ``search_scene_key_tids()`` (which runs
-    as the owner, on the statement's snapshot) and the policies filter the rows read there.
+    token exactly when the normalised description contains it), so the keys replace the column
+    conditions of the description, levels and tags; the start-time buckets, coarser, narrow the
+    rows the time conditions then test. Raises ValueError for a malformed ``after``.
     """
     required = [
         f"{name}:{value}"
@@ -269,20 +315,60 @@ def _key_filter(search: SceneSearch, *, under_rls: bool) -> ColumnElement[bool] 
         any_of = [prefix + tag for tag in search.tags]
     elif search.level1 is not None:
         required.append(f"l1:{search.level1}")
-    all_of: ColumnElement[Any] = _text_array(required)
-    if search.description is not None:
-        tokens = func.search_query_tokens(literal(search.description, Text), type_=ARRAY(Text))
-        all_of = tokens.op("||", return_type=ARRAY(Text))(all_of)
-    elif not required and any_of is None:
-        return None
     buckets = _time_buckets(search)
-    if under_rls:
-        found = func.search_scene_key_tids(
-            all_of,
-            None if any_of is None else _text_array(any_of),
-            None if buckets is None else _text_array(buckets),
-            type_=_Tid,
-        )
+    terms = list(dict.fromkeys(search.tags))
+    params: dict[str, Any] = {
+        "required_keys": required,
+        "any_keys": any_of,
+        "time_keys": buckets,
+        "description": search.description,
+        "scene_type": search.scene_type,
+        "movie_id": search.movie_id,
+        "start_min": search.start_min,
+        "end_max": search.end_max,
+        "emotional_tags": list(search.emotional_tags),
+        "limit": limit + 1,
+        "offset": offset,
+        **{f"tag_{n}": tag for n, tag in enumerate(terms)},
+    }
+    if after is not None:
+        params["after_relevance"], params["after_start"], params["after_id"] = decode_search_cursor(after)
+    shape = _Shape(
+        under_rls=under_rls,
+        description=_description_kind(search.description),
+        level1=search.level1 is not None,
+        required_keys=bool(required),
+        any_keys=any_of is not None,
+        time_keys=buckets is not None,
+        tag_terms=len(terms),
+        scene_type=search.scene_type is not None,
+        movie_id=search.movie_id is not None,
+        start_min=search.start_min is not None,
+        end_max=search.end_max is not None,
+        emotional_tags=bool(search.emotional_tags),
+        after=after is not None,
+    )
+    return shape, params
+
+
+def _key_filter(shape: _Shape) -> ColumnElement[bool] | None:
+    """Return the description, level, tag and time filters through the keys; ``None`` if none is asked.
+
+    With no description, level or tag the time alone is left to the columns. As the owner the
+    index serves them inline; under row-level security, where the
+    planner may not use it, the rows' positions come from ``search_scene_key_tids()`` (which runs
+    as the owner, on the statement's snapshot) and the policies filter the rows read there.
+    """
+    all_of: ColumnElement[Any] = _text_array("required_keys")
+    if shape.description != "none":
+        tokens = func.search_query_tokens(_param("description", Text), type_=ARRAY(Text))
+        all_of = tokens.op("||", return_type=ARRAY(Text))(all_of)
+    elif not shape.required_keys and not shape.any_keys:
+        return None
+    any_of = _text_array("any_keys") if shape.any_keys else None
+    buckets = _text_array("time_keys") if shape.time_keys else None
+    if shape.under_rls:
+        found = func.search_scene_key_tids(all_of, any_of, buckets, type_=_Tid)
         tids = found.column_valued("found_tid")
         # "= ANY(one array)" and not "IN (the function)": the planner, which guesses 1,000 rows
         # for the function and charges the policy's subplan to every look-up, would rather
@@ -295,45 +381,43 @@ def _key_filter(search: SceneSearch, *, under_rls: bool) -> ColumnElement[bool] 
         return ctid == any_(cast(found_tids, ARRAY(_Tid)))
     keys = _search_keys()
     checks = [keys.bool_op("@>")(all_of)]
-    checks.extend(
-        keys.bool_op("&&")(_text_array(one_of)) for one_of in (any_of, buckets) if one_of is not None
-    )
+    checks.extend(keys.bool_op("&&")(one_of) for one_of in (any_of, buckets) if one_of is not None)
     return and_(*checks)
 
 
-def _filters(search: SceneSearch, *, under_rls: bool) -> list[ColumnElement[bool]]:
+def _filters(shape: _Shape) -> ColumnElement[bool]:
     """Return the search's conditions (see ``_key_filter`` for the description, levels and tags)."""
     s = scenes.c
-    keyed = _key_filter(search, under_rls=under_rls)
+    keyed = _key_filter(shape)
     checks: list[ColumnElement[bool]] = [] if keyed is None else [keyed]
-    if search.description is not None:
-        needle = normalise(search.description)
-        if not needle:
-            # No key to require: only the "contains the empty text" of a non-null description.
-            checks.append(s.description.is_not(None))
-        elif len(needle) > EXACT_KEY_LENGTH:
-            text = func.search_normalise(literal(search.description, Text))
-            checks.append(func.strpos(func.search_normalise(s.description), text) > 0)
-    equal = ((s.scene_type, search.scene_type), (s.movie_id, search.movie_id))
-    checks.extend(column == value for column, value in equal if value is not None)
-    if search.start_min is not None:
-        checks.append(s.start_time_seconds >= search.start_min)
-    if search.end_max is not None:
-        checks.append(s.end_time_seconds <= search.end_max)
-    if search.emotional_tags:
-        checks.append(s.emotional_tags.bool_op("&&")(_text_array(search.emotional_tags)))
-    return checks
+    if shape.description == "empty":
+        # No key to require: only the "contains the empty text" of a non-null description.
+        checks.append(s.description.is_not(None))
+    elif shape.description == "long":
+        text = func.search_normalise(_param("description", Text))
+        checks.append(func.strpos(func.search_normalise(s.description), text) > 0)
+    if shape.scene_type:
+        checks.append(s.scene_type == _param("scene_type", s.scene_type.type))
+    if shape.movie_id:
+        checks.append(s.movie_id == _param("movie_id", s.movie_id.type))
+    if shape.start_min:
+        checks.append(s.start_time_seconds >= _param("start_min", Integer))
+    if shape.end_max:
+        checks.append(s.end_time_seconds <= _param("end_max", Integer))
+    if shape.emotional_tags:
+        checks.append(s.emotional_tags.bool_op("&&")(_text_array("emotional_tags")))
+    return and_(true(), *checks)
 
 
-def _relevance(search: SceneSearch) -> ColumnElement[int]:
+def _relevance(shape: _Shape) -> ColumnElement[int]:
     # Every criterion of the score is also a filter, so the description and level 1 terms are
     # the same for every hit; only the number of requested tags carried varies.
-    fixed = (RELEVANCE_DESCRIPTION if search.description is not None else 0) + (
-        RELEVANCE_LEVEL1 if search.level1 is not None else 0
+    fixed = (RELEVANCE_DESCRIPTION if shape.description != "none" else 0) + (
+        RELEVANCE_LEVEL1 if shape.level1 else 0
     )
     terms: list[ColumnElement[int]] = [
-        case((literal(tag, Text) == any_(scenes.c.tags), RELEVANCE_TAG), else_=0)
-        for tag in dict.fromkeys(search.tags)
+        case((_param(f"tag_{n}", Text) == any_(scenes.c.tags), RELEVANCE_TAG), else_=0)
+        for n in range(shape.tag_terms)
     ]
     if not terms:
         return literal(max(fixed, RELEVANCE_OTHER), Integer)
@@ -360,66 +444,135 @@ _HIT_COLUMNS = (
     scenes.c.version,
 )
 
+_HIT_NAMES = tuple(column.name for column in _HIT_COLUMNS)
+
 _ROLE_ORDER = case({"primary": 0, "supporting": 1, "cameo": 2}, value=scene_actors.c.role_type, else_=3)
 
 
-async def _actors_of(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, list[SearchActor]]:
-    query = (
-        select(
-            scene_actors.c.scene_id,
-            scene_actors.c.actor_id,
-            external_actors_cache.c.name.label("actor_name"),
-            scene_actors.c.character_name,
-            scene_actors.c.role_type,
-        )
-        .select_from(
-            scene_actors.outerjoin(
-                external_actors_cache, external_actors_cache.c.id == scene_actors.c.actor_id
-            )
-        )
-        .where(scene_actors.c.scene_id.in_(ids))
-        .order_by(scene_actors.c.scene_id, _ROLE_ORDER, scene_actors.c.created_at, scene_actors.c.actor_id)
+def _json_list(entry: ColumnElement[Any], *order: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Return ``json_agg(entry ORDER BY order)``: one JSON array per scene, NULL when it has no rows."""
+    return func.json_agg(aggregate_order_by(entry, *order), type_=JSON)
+
+
+def _cast_of_scene() -> ColumnElement[Any]:
+    """Return the hit's cast as a JSON array, by role, then arrival, then actor (a correlated subquery)."""
+    a, cached = scene_actors.c, external_actors_cache.c
+    entry = func.json_build_object(
+        literal_column("'actor_id'"),
+        a.actor_id,
+        literal_column("'actor_name'"),
+        cached.name,
+        literal_column("'character_name'"),
+        a.character_name,
+        literal_column("'role_type'"),
+        a.role_type,
     )
-    found: dict[UUID, list[SearchActor]] = defaultdict(list)
-    for row in (await conn.execute(query)).all():
-        data = dict(row._mapping)  # noqa: SLF001  Row's public mapping view
-        found[data.pop("scene_id")].append(SearchActor.model_validate(data))
-    return found
-
-
-async def _dialogues_of(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, list[SearchDialogue]]:
-    d = scene_dialogues.c
-    query = (
-        select(
-            d.scene_id,
-            d.dialogue_text.label("text"),
-            external_actors_cache.c.name.label("speaker"),
-            d.character_name.label("character"),
-            func.coalesce(d.is_memorable_quote, false()).label("is_memorable"),
-            d.start_time_offset.label("start_offset"),
-        )
-        .select_from(
-            scene_dialogues.outerjoin(external_actors_cache, external_actors_cache.c.id == d.actor_id)
-        )
-        .where(d.scene_id.in_(ids))
-        .order_by(d.scene_id, d.start_time_offset.asc().nulls_last(), d.created_at, d.id)
+    return (
+        select(_json_list(entry, _ROLE_ORDER, a.created_at, a.actor_id))
+        .select_from(scene_actors.outerjoin(external_actors_cache, cached.id == a.actor_id))
+        .where(a.scene_id == scenes.c.id)
+        .scalar_subquery()
     )
-    found: dict[UUID, list[SearchDialogue]] = defaultdict(list)
-    for row in (await conn.execute(query)).all():
-        data = dict(row._mapping)  # noqa: SLF001  Row's public mapping view
-        found[data.pop("scene_id")].append(SearchDialogue.model_validate(data))
-    return found
 
 
-def _hit(row: Any, actors: list[SearchActor], dialogues: list[SearchDialogue]) -> SearchHit:  # noqa: ANN401
-    data = dict(row._mapping)  # noqa: SLF001  Row's public mapping view
-    title, year, director = data.pop("movie_title"), data.pop("release_year"), data.pop("director")
-    del data["total"]
+def _lines_of_scene() -> ColumnElement[Any]:
+    """Return the hit's dialogue lines as a JSON array, by offset (unknown last), arrival and id."""
+    d, cached = scene_dialogues.c, external_actors_cache.c
+    entry = func.json_build_object(
+        literal_column("'text'"),
+        d.dialogue_text,
+        literal_column("'speaker'"),
+        cached.name,
+        literal_column("'character'"),
+        d.character_name,
+        literal_column("'is_memorable'"),
+        func.coalesce(d.is_memorable_quote, false()),
+        literal_column("'start_offset'"),
+        d.start_time_offset,
+    )
+    return (
+        select(_json_list(entry, d.start_time_offset.asc().nulls_last(), d.created_at, d.id))
+        .select_from(scene_dialogues.outerjoin(external_actors_cache, cached.id == d.actor_id))
+        .where(d.scene_id == scenes.c.id)
+        .scalar_subquery()
+    )
+
+
+def _hit(row: Sequence[Any]) -> SearchHit:
+    """Return the view of a page row: the hit's columns, score, total, movie, cast and lines, in order."""
+    data = dict(zip(_HIT_NAMES, row, strict=False))
+    relevance, _total, title, year, director, actors, dialogues = row[len(_HIT_NAMES) :]
     movie = None if title is None else SearchMovie(title=title, release_year=year, director=director)
     data["tags"] = data["tags"] or []
     data["emotional_tags"] = data["emotional_tags"] or []
     data["scene_type"] = data["scene_type"] or "primary"
-    return SearchHit.model_validate({**data, "movie": movie, "actors": actors, "dialogues": dialogues})
+    return SearchHit.model_validate(
+        {
+            **data,
+            "relevance_score": relevance,
+            "movie": movie,
+            "actors": actors or [],
+            "dialogues": dialogues or [],
+        }
+    )
+
+
+@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
+def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
+    """Return the page statement of a shape and the count of its hits (for a page past the last hit).
+
+    Built once per shape: the values are bound parameters (``_plan``), so each search pays for
+    neither building the statement nor compiling it (SQLAlchemy caches the compiled form).
+    """
+    where = _filters(shape)
+    relevance = _relevance(shape).label("relevance_score")
+    # One scan of the hits gives both the page and the total: the window counts every hit
+    # before the cursor, the order and the limit apply (a filter cannot cross a window).
+    hits = (
+        select(scenes.c.id, scenes.c.start_time_seconds, relevance, func.count().over().label("total"))
+        .where(where)
+        .subquery("hits")
+    )
+    page = select(hits)
+    if shape.after:
+        after_relevance = _param("after_relevance", Integer)
+        page = page.where(
+            or_(
+                hits.c.relevance_score < after_relevance,
+                and_(
+                    hits.c.relevance_score == after_relevance,
+                    tuple_(hits.c.start_time_seconds, hits.c.id)
+                    > tuple_(_param("after_start", Integer), _param("after_id", scenes.c.id.type)),
+                ),
+            )
+        )
+    shown_page = (
+        page.order_by(hits.c.relevance_score.desc(), hits.c.start_time_seconds, hits.c.id)
+        .limit(_param("limit", Integer))
+        .offset(_param("offset", Integer))
+        .subquery("page")
+    )
+    # The hits are ranked on narrow rows (id, start, score); the page's rows, movies, casts
+    # and lines only are read in full, in the same statement (one round trip, one snapshot).
+    with_movies = (
+        select(
+            *_HIT_COLUMNS,
+            shown_page.c.relevance_score,
+            shown_page.c.total,
+            _movies_cache.c.title.label("movie_title"),
+            _movies_cache.c.release_year,
+            _movies_cache.c.director,
+            _cast_of_scene().label("actors"),
+            _lines_of_scene().label("dialogues"),
+        )
+        .select_from(
+            shown_page.join(scenes, scenes.c.id == shown_page.c.id).outerjoin(
+                _movies_cache, _movies_cache.c.id == scenes.c.movie_id
+            )
+        )
+        .order_by(shown_page.c.relevance_score.desc(), shown_page.c.start_time_seconds, shown_page.c.id)
+    )
+    return with_movies, select(func.count()).select_from(scenes).where(where)
 
 
 class SceneSearchQueries:
@@ -446,64 +599,13 @@ class SceneSearchQueries:
         ``after`` (a cursor from a previous page's ``next``) resumes after that hit; it raises
         ValueError when malformed. ``next`` is set when more hits follow this page.
         """
-        where = and_(true(), *_filters(search, under_rls=identity is not None))
-        relevance = _relevance(search).label("relevance_score")
-        # One scan of the hits gives both the page and the total: the window counts every hit
-        # before the cursor, the order and the limit apply (a filter cannot cross a window).
-        hits = (
-            select(scenes.c.id, scenes.c.start_time_seconds, relevance, func.count().over().label("total"))
-            .where(where)
-            .subquery("hits")
-        )
-        page = select(hits)
-        if after is not None:
-            after_relevance, after_start, after_id = decode_search_cursor(after)
-            page = page.where(
-                or_(
-                    hits.c.relevance_score < after_relevance,
-                    and_(
-                        hits.c.relevance_score == after_relevance,
-                        tuple_(hits.c.start_time_seconds, hits.c.id) > tuple_(after_start, after_id),
-                    ),
-                )
-            )
-        shown_page = (
-            page.order_by(hits.c.relevance_score.desc(), hits.c.start_time_seconds, hits.c.id)
-            .limit(limit + 1)
-            .offset(offset)
-            .subquery("page")
-        )
-        # The hits are ranked on narrow rows (id, start, score); the page's rows and movies only
-        # are read in full.
-        with_movies = (
-            select(
-                *_HIT_COLUMNS,
-                shown_page.c.relevance_score,
-                shown_page.c.total,
-                _movies_cache.c.title.label("movie_title"),
-                _movies_cache.c.release_year,
-                _movies_cache.c.director,
-            )
-            .select_from(
-                shown_page.join(scenes, scenes.c.id == shown_page.c.id).outerjoin(
-                    _movies_cache, _movies_cache.c.id == scenes.c.movie_id
-                )
-            )
-            .order_by(shown_page.c.relevance_score.desc(), shown_page.c.start_time_seconds, shown_page.c.id)
-        )
+        shape, params = _plan(search, under_rls=identity is not None, limit=limit, offset=offset, after=after)
+        page, counted = _statements(shape)
         async with reading(self._engine, identity, isolation="REPEATABLE READ") as conn:
-            rows = (await conn.execute(with_movies)).all()
-            if rows:
-                total = int(rows[0].total)
-            else:
-                # A page past the last hit carries no row to read the window's count from.
-                counted = select(func.count()).select_from(scenes).where(where)
-                total = int((await conn.execute(counted)).scalar_one())
-            shown = rows[:limit]
-            ids = [r.id for r in shown]
-            actors = await _actors_of(conn, ids) if ids else {}
-            dialogues = await _dialogues_of(conn, ids) if ids else {}
-        items = [_hit(r, actors.get(r.id, []), dialogues.get(r.id, [])) for r in shown]
+            rows = (await conn.execute(page, params)).all()
+            # A page past the last hit carries no row to read the window's count from.
+            total = int(rows[0].total) if rows else int((await conn.execute(counted, params)).scalar_one())
+        items = [_hit(r) for r in rows[:limit]]
         last = items[-1] if len(rows) > limit else None
         cursor = (
             None
