@@ -8,13 +8,15 @@ from functools import wraps
 from typing import TypeVar, cast
 from uuid import UUID, uuid4
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from commands.errors import ConcurrencyConflictError, DomainError, InvalidCommandError, StreamNotFoundError
 from commands.ports import NO_STREAM, ConditionNotMetError, EventStore, StreamCondition, UniqueClaim
 from events.base import DomainEvent, EventMetadata, Message
+from events.registry import trusted_validate
 
 S = TypeVar("S")
+M = TypeVar("M", bound=BaseModel)
 
 CONFLICT_RETRIES = 5
 """How often a command without an expected version is re-run on a concurrent write."""
@@ -24,6 +26,17 @@ class Command(Message):
     """Base of every command; the id makes a redelivered command a no-op."""
 
     command_id: UUID = Field(default_factory=uuid4)
+
+
+def built(cls: type[M], **fields: object) -> M:
+    """Build a message from values the code derived from already validated input.
+
+    Every conversion, default and constraint of ``cls`` applies as in ``cls(**fields)``; only
+    the walk looking for NUL characters (``Message._no_nul``, a check of *external* input) is
+    left out. Use it for what an aggregate or a handler builds from a validated command, the
+    store's answer or constants, never for input from outside: commands keep every check.
+    """
+    return trusted_validate(cls, fields)
 
 
 class CommandResult(Message):
@@ -102,7 +115,8 @@ async def previous_result(cmd: Command, deps: HandlerDeps) -> CommandResult | No
     previous = await deps.event_store.find_command(cmd.command_id)
     if previous is None:
         return None
-    return CommandResult(
+    return built(
+        CommandResult,
         command_id=cmd.command_id,
         stream_id=previous.stream_id,
         stream_version=previous.stream_version,
@@ -274,8 +288,8 @@ async def _decide_and_append(
         outcome = decide(state)
         decision = outcome if isinstance(outcome, Decision) else Decision(events=tuple(outcome))
         if not decision.events:
-            return await previous_result(cmd, deps) or CommandResult(
-                command_id=cmd.command_id, stream_id=stream_id, stream_version=current
+            return await previous_result(cmd, deps) or built(
+                CommandResult, command_id=cmd.command_id, stream_id=stream_id, stream_version=current
             )
         try:
             result = await deps.event_store.append(
@@ -301,7 +315,8 @@ async def _decide_and_append(
                 ) from exc
             attempt -= 1  # not a conflict on this stream: the attempts left stay
             continue
-        return CommandResult(
+        return built(
+            CommandResult,
             command_id=cmd.command_id,
             stream_id=result.stream_id,
             stream_version=result.stream_version,

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, StringConstraints
 
-from commands.base import Command, Decision
+from commands.base import Command, Decision, built
 from commands.classification import Classification, ClassificationError, parse_classification
 from commands.errors import ConcurrencyConflictError, InvalidCommandError, StreamNotFoundError
 from commands.ports import UniqueClaim
@@ -302,14 +302,21 @@ def create_scene(
     existing: SceneState | None,
     parent: SceneState | None,
     created_by: UUID | None,
+    checked: tuple[TimeRange, Classification] | None = None,
 ) -> list[SceneEvent]:
-    """Validate a new scene and return its ``SceneCreated``."""
+    """Validate a new scene and return its ``SceneCreated``.
+
+    ``checked`` is what :func:`validate_create` returned for this very command, when the
+    caller already ran it (the handler does, before anything is loaded): not parsed twice.
+    """
     if existing is not None:
         raise InvalidCommandError("scene_id", f"scene {cmd.scene_id} already exists")
-    span, cls = validate_create(cmd)
+    span, cls = checked if checked is not None else validate_create(cmd)
     _check_parent(cmd.scene_type, parent, cmd.parent_scene_id, cmd.movie_id, span)
+    # Every value comes from the validated command or the parsers: no NUL walk again.
     return [
-        SceneCreated(
+        built(
+            SceneCreated,
             stream_id=cmd.scene_id,
             stream_version=1,
             movie_id=cmd.movie_id,

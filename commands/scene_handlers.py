@@ -146,7 +146,8 @@ async def _reconcile_parent(
 async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: EventMetadata) -> CommandResult:
     """Create a scene of an existing movie; a nested scene is first reserved inside its parent."""
     require_scene_writer(metadata)
-    span, _ = model.validate_create(cmd)  # the caller's own input is judged before any reference
+    checked = model.validate_create(cmd)  # the caller's own input is judged before any reference
+    span = checked[0]
     parent = None
     parent_id = cmd.parent_scene_id
     if parent_id is not None:
@@ -177,11 +178,11 @@ async def handle_create_scene(cmd: CreateScene, deps: HandlerDeps, metadata: Eve
         return await execute(
             cmd,
             deps,
-            _correlated(cmd, metadata),
+            metadata,  # execute stamps the command's own events as _correlated would
             stream_id=cmd.scene_id,
             replay=model.replay,
             decide=lambda state: model.create_scene(
-                cmd, existing=state, parent=parent, created_by=metadata.user_id
+                cmd, existing=state, parent=parent, created_by=metadata.user_id, checked=checked
             ),
             expected_version=NO_STREAM,
             # The movie is checked by the append itself: one round trip for the whole command.

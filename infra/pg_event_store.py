@@ -13,7 +13,7 @@ import asyncpg
 from commands.errors import ConcurrencyConflictError, UniqueKeyTakenError
 from commands.ports import AppendResult, ConditionNotMetError, StreamCondition, UniqueClaim, check_append
 from events.base import DomainEvent, EventMetadata, RecordedEvent
-from events.registry import EventRegistry
+from events.registry import EventRegistry, trusted_validate
 from infra import pii
 
 _APPEND = """
@@ -212,11 +212,15 @@ class PostgresEventStore:
         if outcome.status == "ok":
             for listener in self._appended:
                 listener()
-        return AppendResult(
-            stream_id=outcome.stream_id,
-            stream_version=outcome.stream_version,
-            positions=tuple(outcome.positions),
-            duplicate=outcome.status == "duplicate",
+        # The server's own answer: typed by asyncpg, nothing of it is external input.
+        return trusted_validate(
+            AppendResult,
+            {
+                "stream_id": outcome.stream_id,
+                "stream_version": outcome.stream_version,
+                "positions": tuple(outcome.positions),
+                "duplicate": outcome.status == "duplicate",
+            },
         )
 
     # Group commit. The first caller of an idle store appends alone, on its own task: the lone
