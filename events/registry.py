@@ -78,6 +78,10 @@ def trusted_validate(cls: type[M], data: Mapping[str, Any]) -> M:
     if validator is None:
         return cls.model_validate(data)
     values, extra, fields_set = validator.validate_python(data)
+    return _built(cls, values, extra, fields_set)
+
+
+def _built(cls: type[M], values: dict[str, Any], extra: dict[str, Any] | None, fields_set: set[str]) -> M:
     # What pydantic's own model validator does with the validated fields (``model_construct``
     # would redo defaults and aliases, at the cost of the whole saving).
     model = cls.__new__(cls)
@@ -86,6 +90,9 @@ def trusted_validate(cls: type[M], data: Mapping[str, Any]) -> M:
     object.__setattr__(model, "__pydantic_fields_set__", fields_set)
     object.__setattr__(model, "__pydantic_private__", None)  # no private attributes (checked above)
     return model
+
+
+_RECORDED_FIELDS = frozenset(RecordedEvent.model_fields)
 
 
 class EventRegistry:
@@ -169,8 +176,11 @@ class EventRegistry:
     def recorded(self, event: DomainEvent, position: int, metadata: Mapping[str, Any]) -> RecordedEvent:
         """Wrap a loaded event with its log position and metadata (trusted like :meth:`load`)."""
         if self.is_trusted:
-            return trusted_validate(
-                RecordedEvent,
-                {"event": event, "position": position, "metadata": trusted_validate(EventMetadata, metadata)},
-            )
+            meta = trusted_validate(EventMetadata, metadata)
+            values = {"event": event, "position": position, "metadata": meta}
+            if type(position) is int and isinstance(event, DomainEvent):
+                # What validating these values gives (a model instance is kept as it is, an int
+                # stays that int), without a validator call per record.
+                return _built(RecordedEvent, values, None, set(_RECORDED_FIELDS))
+            return trusted_validate(RecordedEvent, values)
         return RecordedEvent(event=event, position=position, metadata=EventMetadata.model_validate(metadata))

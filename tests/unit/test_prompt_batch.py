@@ -53,7 +53,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
 
 
 async def _poll(consumer: _Consumer) -> tuple[Any, ...]:
-    subscriber = SimpleNamespace(batch_timeout_ms=200, max_records=500)
+    subscriber = SimpleNamespace(batch_timeout_ms=200, max_records=500, pipeline=None)
     return await PromptBatchSubscriber.get_msg(cast("Any", subscriber), cast("Any", consumer))
 
 
