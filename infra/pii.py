@@ -333,9 +333,12 @@ async def open_values(
     found = await keys.for_opening(subjects) if subjects else {}
     values: list[bytes] = []
     for (headers, value), payload in zip(records, parsed, strict=True):
+        if payload is None:  # most records: no sealed data, so no header to look up
+            values.append(value)
+            continue
         event_id = _header(headers, "ce_id")
         event_type = (_header(headers, "ce_type") or "").rsplit(".", 1)[-1]
-        if payload is None or event_id is None:
+        if event_id is None:
             values.append(value)
             continue
         try:
