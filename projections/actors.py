@@ -8,6 +8,7 @@ before the actor or the filmography entry it counts for is simply counted when t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,7 @@ from events.actor import (
 from events.base import DomainEvent
 from events.review import ReviewDeleted, ReviewEvent, ReviewPosted, ReviewRevised
 from events.scene import SceneActorAdded, SceneActorRemoved, SceneDeleted
-from projections.runner import ApplyFn, BatchApplyFn
+from projections.runner import ApplyFn, BatchApplyFn, Deferral
 
 _REFRESH_ENTRIES = """
 UPDATE filmography f SET total_scenes = (
@@ -346,12 +347,15 @@ async def _review_deleted(conn: asyncpg.Connection, e: ReviewDeleted) -> None:
 
 # --- batch apply functions (same read model as the functions above, applied in order) ---------
 #
-# ``executemany`` pipelines the statements of a group in one round trip and runs them in order;
-# figures are recomputed once per group for every actor concerned (a recomputation, so once at
-# the end equals once per event). Filmography entries and cast additions leave theirs to
-# ``refresh_touched_figures``, once per batch: in a batch's rounds (see ``projections.runner``)
-# each actor's cast events fall in many groups, and a rebuild spent 5.7 s of its actor database
-# time in 4,054 per-group recomputes of 203,200 events. No apply function reads the figures.
+# ``executemany`` pipelines the statements of a group in one round trip and runs them in order,
+# and a multi-row insert writes what its rows inserted one by one would (a key twice falls back
+# to ``executemany``); figures are recomputed once per group for every actor concerned (a
+# recomputation, so once at the end equals once per event). Registrations, filmography entries
+# and cast additions leave theirs to ``refresh_touched_figures``, once per batch: in a batch's
+# rounds (see ``projections.runner``) each actor's cast events fall in many groups, and a
+# rebuild spent 5.7 s of its actor database time in 4,054 per-group recomputes of 203,200
+# events. A batch of a backlog only marks them (``FIGURES_DEFERRAL``). No apply function reads
+# the figures.
 
 
 async def _bump_many(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
@@ -381,28 +385,92 @@ async def _registered_many(conn: asyncpg.Connection, events: Sequence[ActorRegis
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)",
         [(e.stream_id, *_profile_values(e, e.birth_date), e.occurred_at, e.stream_version) for e in events],
     )
-    await refresh_figures(conn, [e.stream_id for e in events])
+
+
+# Award nominations travel as JSON text: unnest cannot take an array of ragged arrays.
+_INSERT_ENTRIES = (
+    "INSERT INTO filmography (id, actor_id, movie_id, character_name, role_type, billing_order, "
+    "screen_time_minutes, notes, award_nominations, created_at, updated_at) "
+    "SELECT u.id, u.actor_id, u.movie_id, u.character_name, u.role_type, u.billing_order, "
+    "u.screen_time_minutes, u.notes, ARRAY(SELECT jsonb_array_elements_text(u.awards::jsonb)), u.at, u.at "
+    "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], "
+    "$8::text[], $9::timestamptz[], $10::uuid[]) AS u(actor_id, movie_id, character_name, role_type, "
+    "billing_order, screen_time_minutes, notes, awards, at, id)"
+)
 
 
 async def _entry_added_many(conn: asyncpg.Connection, events: Sequence[FilmographyEntryAdded]) -> None:
-    await conn.executemany(_INSERT_ENTRY, [_entry_args(e) for e in events])
+    rows = [_entry_args(e) for e in events]
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True))
+    columns[7] = tuple(json.dumps(v) for v in columns[7])  # award_nominations
+    # A (actor, movie) pair twice violates the unique key either way: the batch is then redone
+    # event by event, which dead-letters the same event.
+    await conn.execute(_INSERT_ENTRIES, *columns)
     await _bump_many(conn, events)
 
 
 async def _scene_actor_added_many(conn: asyncpg.Connection, events: Sequence[SceneActorAdded]) -> None:
-    await conn.executemany(_INDEX_SCENE_ACTOR, [(e.stream_id, e.actor_id, e.movie_id) for e in events])
+    rows = [(e.stream_id, e.actor_id, e.movie_id) for e in events]
+    if len({(s, a) for s, a, _ in rows}) < len(rows):
+        # One statement cannot upsert a row twice: keep the exact sequence instead.
+        await conn.executemany(_INDEX_SCENE_ACTOR, rows)
+        return
+    await conn.execute(
+        "INSERT INTO actor_scene_index (scene_id, actor_id, movie_id) "
+        "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) "
+        + _INDEX_SCENE_ACTOR[_INDEX_SCENE_ACTOR.index("ON CONFLICT") :],
+        *zip(*rows, strict=True),
+    )
+
+
+def _figures_touched(events: Sequence[DomainEvent]) -> list[UUID]:
+    """Return the actors whose figures the batch's registrations, entries and cast additions change."""
+    # By exact type: isinstance against pydantic model classes goes through ABCMeta (seconds of
+    # a rebuild's CPU); no event class subclasses another.
+    ids: set[UUID] = set()
+    for e in events:
+        kind = type(e)
+        if kind is SceneActorAdded:
+            ids.add(e.actor_id)  # type: ignore[attr-defined]  # a SceneActorAdded
+        elif kind is FilmographyEntryAdded or kind is ActorRegistered:
+            ids.add(e.stream_id)
+    return sorted(ids)  # in id order: the marks are row locks
+
+
+# SKIP LOCKED: a mark held by a transaction still running is that transaction's, or the next
+# settle's, to do; waiting for it could only deadlock.
+_TAKE_STALE = (
+    "DELETE FROM actor_figures_stale WHERE actor_id IN "
+    "(SELECT actor_id FROM actor_figures_stale FOR UPDATE SKIP LOCKED) RETURNING actor_id"
+)
 
 
 async def refresh_touched_figures(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
-    """Recompute, once per batch, the figures of the actors whose entries or cast the batch added."""
-    await refresh_figures(
-        conn,
-        [
-            e.stream_id if isinstance(e, FilmographyEntryAdded) else e.actor_id
-            for e in events
-            if isinstance(e, FilmographyEntryAdded | SceneActorAdded)
-        ],
-    )
+    """Recompute, once per batch, the figures of the actors the batch registered or added to.
+
+    Actors earlier batches only marked stale are recomputed too, and unmarked.
+    """
+    stale = await conn.fetch(_TAKE_STALE)
+    await refresh_figures(conn, [*_figures_touched(events), *(r["actor_id"] for r in stale)])
+
+
+async def mark_touched_figures_stale(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+    """Mark the actors :func:`refresh_touched_figures` would recompute (a backlog's batch)."""
+    if ids := _figures_touched(events):
+        await conn.execute(
+            "INSERT INTO actor_figures_stale (actor_id) SELECT * FROM unnest($1::uuid[]) "
+            "ON CONFLICT DO NOTHING",
+            ids,
+        )
+
+
+async def settle_stale_figures(conn: asyncpg.Connection) -> None:
+    """Recompute the figures of every actor marked stale, once each, and unmark them."""
+    await refresh_figures(conn, [r["actor_id"] for r in await conn.fetch(_TAKE_STALE)])
+
+
+FIGURES_DEFERRAL = Deferral(mark=mark_touched_figures_stale, settle=settle_stale_figures)
+"""How the actors projection puts its figures off while a backlog (or a rebuild) is worked through."""
 
 
 async def _scene_deleted_many(conn: asyncpg.Connection, events: Sequence[SceneDeleted]) -> None:
@@ -443,6 +511,14 @@ ACTOR_BATCH_HANDLERS: dict[type[DomainEvent], BatchApplyFn] = {
 
 ACTOR_COMMUTING: frozenset[type[DomainEvent]] = frozenset(
     {
+        # Its own actor row; it reads and may clear the birth date of another actor holding the
+        # same name + birth date, rows only registrations (this type), profile revisions and
+        # removals (not commuting: never moved across) write. Two registrations are never
+        # reordered: a registration is its stream's first event, so always in the first round
+        # of a run, where a type's events keep their delivery order. Here because a rebuild's
+        # batches interleave a registration every few hundred scene events, and each one split
+        # the run of cast events into more groups: 1,654 per-group statements per table.
+        ActorRegistered,
         # Rows of their own stream (filmography, character roles, index rows keyed by scene or
         # review) and the actors' figures, recomputed from the index tables whatever the order.
         FilmographyEntryAdded,
@@ -458,9 +534,9 @@ ACTOR_COMMUTING: frozenset[type[DomainEvent]] = frozenset(
         ReviewDeleted,
     },
 )
-"""Types of the ``actors`` projection that commute across streams. Not here: registrations and
-profile revisions (they read other actors' names for the unique name + birth date), removals
-and relationships (they read and write other actors' rows)."""
+"""Types of the ``actors`` projection that commute across streams. Not here: profile revisions
+(they read other actors' names for the unique name + birth date, and may come after another
+event of their stream), removals and relationships (they read and write other actors' rows)."""
 
 ACTOR_TOPICS: tuple[str, ...] = ("actors.events", "scenes.events", "reviews.events")
 """The topics the ``actors`` projection consumes."""

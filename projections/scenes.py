@@ -337,22 +337,54 @@ async def _group_dissolved(conn: asyncpg.Connection, e: ParallelGroupDissolved) 
 # --- batch apply functions (same read model as the functions above, applied in order) ---------
 #
 # ``executemany`` pipelines one statement per event in a single round trip and runs them in
-# order, so it is exactly the one-by-one sequence; the version/update-time touches that only
-# keep the last event's values are collapsed into one statement per stream.
+# order, so it is exactly the one-by-one sequence. The version/update-time touches of the cast,
+# line and nesting events are left out of their batch functions: they only keep each scene's
+# last values, so ``touch_scenes`` writes them once per scene per batch, from the projection's
+# after-batch step (``recompute_touched_stats`` or, deferred, ``mark_touched_stats_stale``),
+# which the runner runs in the batch's transaction after every group. Per round of a batch they
+# were 160,000 row versions for 40,000 scenes in a rebuild (4.9 s of its scene database time).
+
+_TOUCHING: frozenset[type[DomainEvent]] = frozenset(
+    {SceneActorAdded, SceneActorRemoved, DialogueAdded, DialogueRevised, DialogueRemoved}
+)
+"""Events whose apply ends with ``_touch``: the scene's version and update time."""
+
+_VERSION_ONLY: frozenset[type[DomainEvent]] = frozenset(
+    {NestedSceneAttached, NestedSceneMoved, NestedSceneDetached}
+)
+"""Events whose apply sets only the scene's version."""
+
+_WRITES_OWN: frozenset[type[DomainEvent]] = frozenset(
+    {SceneCreated, SceneRetimed, SceneReclassified, SceneDetailsEdited, SceneDeleted}
+)
+"""Scene events that write (or delete) the scene's version and update time in their own statement."""
 
 
-async def _touch_many(
-    conn: asyncpg.Connection, events: Sequence[SceneEvent], *, updated: bool = True
-) -> None:
-    """Apply the touches of ``events``: one per stream, with its last event's time and version."""
-    last: dict[UUID, SceneEvent] = {e.stream_id: e for e in events}
+async def touch_scenes(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+    """Leave each scene's ``version`` and ``updated_at`` where ``events`` applied in order leave them.
+
+    Only what the touching events (``_TOUCHING``, ``_VERSION_ONLY``) set after a scene's last
+    event writing its own values is written: one row update per scene. Run after the events
+    have been applied (by the batch functions, which skip the touches, or by the one-by-one
+    functions, which did them already: the same values again).
+    """
+    pending: dict[UUID, tuple[int, datetime | None]] = {}
+    for e in events:
+        kind = type(e)
+        if kind in _TOUCHING:
+            pending[e.stream_id] = (e.stream_version, e.occurred_at)
+        elif kind in _VERSION_ONLY:
+            pending[e.stream_id] = (e.stream_version, pending.get(e.stream_id, (0, None))[1])
+        elif kind in _WRITES_OWN:
+            pending.pop(e.stream_id, None)
+    if not pending:
+        return
     await conn.execute(
-        "UPDATE scenes s SET version = u.v, "
-        + ("updated_at = u.at " if updated else "updated_at = s.updated_at ")
-        + "FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS u(id, at, v) WHERE s.id = u.id",
-        list(last),
-        [e.occurred_at for e in last.values()],
-        [e.stream_version for e in last.values()],
+        "UPDATE scenes s SET version = u.v, updated_at = coalesce(u.at, s.updated_at) "
+        "FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS u(id, at, v) WHERE s.id = u.id",
+        list(pending),
+        [at for _, at in pending.values()],
+        [v for v, _ in pending.values()],
     )
 
 
@@ -430,7 +462,6 @@ async def _actor_added_many(conn: asyncpg.Connection, events: Sequence[SceneActo
             + _UPSERT_ACTOR[_UPSERT_ACTOR.index("ON CONFLICT") :],
             *zip(*rows, strict=True),
         )
-    await _touch_many(conn, events)
 
 
 async def _dialogue_added_many(conn: asyncpg.Connection, events: Sequence[DialogueAdded]) -> None:
@@ -452,13 +483,12 @@ async def _dialogue_added_many(conn: asyncpg.Connection, events: Sequence[Dialog
             + _UPSERT_DIALOGUE[_UPSERT_DIALOGUE.index("ON CONFLICT") :],
             *zip(*rows, strict=True),
         )
-    await _touch_many(conn, events)
 
 
 async def _nesting_changed_many(
     conn: asyncpg.Connection, events: Sequence[NestedSceneAttached | NestedSceneMoved | NestedSceneDetached]
 ) -> None:
-    await _touch_many(conn, events, updated=False)
+    """Nothing to write here: the nesting lives in the children's rows; ``touch_scenes`` sets the version."""
 
 
 async def _group_created_many(conn: asyncpg.Connection, events: Sequence[ParallelGroupCreated]) -> None:
@@ -495,25 +525,33 @@ STATS_EVENTS: tuple[type[SceneEvent], ...] = (
 )
 """Events that change a movie's ``movie_scene_stats``."""
 
+# Looked up by exact type: isinstance against pydantic model classes goes through ABCMeta and
+# cost seconds of a rebuild's CPU (no event class subclasses another).
+_STATS_TYPES: frozenset[type[DomainEvent]] = frozenset(STATS_EVENTS)
+
 
 def _movies_touched(events: Sequence[DomainEvent]) -> dict[UUID, datetime]:
     latest: dict[UUID, datetime] = {}
     for e in events:
-        if isinstance(e, STATS_EVENTS):
-            latest[e.movie_id] = max(e.occurred_at, latest.get(e.movie_id, e.occurred_at))
+        if type(e) in _STATS_TYPES:
+            movie: UUID = e.movie_id  # type: ignore[attr-defined]  # every STATS_EVENTS type has it
+            at = latest.get(movie)
+            latest[movie] = e.occurred_at if at is None or e.occurred_at > at else at
     return latest
 
 
 async def recompute_touched_stats(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
-    """Recompute ``movie_scene_stats`` once per movie the batch touched (not once per event).
+    """Finish the batch's scene touches; recompute ``movie_scene_stats`` once per movie it touched.
 
     Movies an earlier batch only marked stale are recomputed in the same statement.
     """
+    await touch_scenes(conn, events)
     await recompute_movie_stats(conn, _movies_touched(events))
 
 
 async def mark_touched_stats_stale(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
-    """Mark the movies the batch touched stale: a batch of a backlog leaves the recompute for later."""
+    """Finish the batch's scene touches; mark the movies it touched stale (recomputed later)."""
+    await touch_scenes(conn, events)
     await mark_movie_stats_stale(conn, _movies_touched(events))
 
 

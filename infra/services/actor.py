@@ -6,7 +6,13 @@ from commands.actor_handlers import ACTOR_HANDLERS
 from events.actor import ACTOR_EVENTS
 from infra.http.actors import actor_router
 from infra.services.base import ProjectionSpec, ServiceSpec
-from projections.actors import ACTOR_BATCH_HANDLERS, ACTOR_COMMUTING, ACTOR_TOPICS, refresh_touched_figures
+from projections.actors import (
+    ACTOR_BATCH_HANDLERS,
+    ACTOR_COMMUTING,
+    ACTOR_TOPICS,
+    FIGURES_DEFERRAL,
+    refresh_touched_figures,
+)
 from projections.actors import ACTOR_HANDLERS as ACTOR_APPLY
 from projections.runner import Projection
 
@@ -14,6 +20,7 @@ ACTORS_PROJECTION = Projection(
     name="actors",
     handlers=ACTOR_APPLY,
     after_batch=refresh_touched_figures,
+    deferral=FIGURES_DEFERRAL,
     batch_handlers=ACTOR_BATCH_HANDLERS,
     commuting=ACTOR_COMMUTING,
 )
