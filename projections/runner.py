@@ -12,10 +12,12 @@ groups of one type: consecutive events of one type, or, for the types the projec
 ``commuting``, rounds of a run of such events (per-stream order kept). Each group goes to its
 type's batch function in one call (or to the one-by-one function, event by event). A batch
 function must give the same read model as its one-by-one function applied to the same events
-in order, including when one stream appears several times in its group. When anything in the
-batch cannot be applied, the whole transaction is redone one event at a time, in delivery
-order, each in a savepoint, with the one-by-one functions: the poison event is then
-dead-lettered alone.
+in order, including when one stream appears several times in its group, once the batch's
+``after_batch`` (or its deferral's ``mark``) has run: a batch function may leave to that step
+what the one-by-one function writes per event (the scenes' version touch, written there once
+per scene and batch). When anything in the batch cannot be applied, the whole transaction is
+redone one event at a time, in delivery order, each in a savepoint, with the one-by-one
+functions: the poison event is then dead-lettered alone.
 """
 
 from __future__ import annotations
