@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 from uuid import uuid4
 
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 
-from events.base import DomainEvent
 from events.scene import SceneCreated
 from infra.db import create_pool
 from infra.services.scene import SCENES_PROJECTION
 from infra.settings import Settings
 from infra.workers import DelayedSettle, ProjectorTarget, project_batch
-from projections.runner import BatchOutcome, Delivery, Projection, ProjectionRunner
+from projections.runner import Delivery, ProjectionRunner
+from tests.integration.projection_probes import ProbeProjection, RecordingRunner
 from tests.integration.test_projection_runner import delivery
 
 pytestmark = pytest.mark.integration
@@ -39,39 +38,6 @@ class _Broker:
 
     async def publish(self, value: bytes, *, topic: str, key: bytes | None, headers: dict[str, str]) -> None:  # noqa: ARG002
         self.published.append((topic, headers))
-
-
-class _Recording(ProjectionRunner):
-    """A real runner that also keeps each batch's outcome and ``settle`` flag."""
-
-    def __init__(self, pool: asyncpg.Pool, projection: Projection) -> None:
-        super().__init__(pool, projection)
-        self.outcomes: list[BatchOutcome] = []
-        self.settles: list[bool] = []
-
-    async def handle_batch(self, deliveries: Sequence[Delivery], *, settle: bool = True) -> BatchOutcome:
-        self.settles.append(settle)
-        outcome = await super().handle_batch(deliveries, settle=settle)
-        self.outcomes.append(outcome)
-        return outcome
-
-
-@dataclass
-class _Probe:
-    """A projection of its own name that records what it applies and fails as told."""
-
-    failures: list[BaseException] = field(default_factory=list)
-    """Raised by the next applies, first first."""
-    applied: list[DomainEvent] = field(default_factory=list)
-    name: str = field(default_factory=lambda: f"probe{uuid4().hex[:12]}")
-
-    async def apply(self, conn: asyncpg.Connection, event: Any) -> None:  # noqa: ARG002
-        if self.failures:
-            raise self.failures.pop(0)
-        self.applied.append(event)
-
-    def projection(self) -> Projection:
-        return Projection(name=self.name, handlers={SceneCreated: self.apply})
 
 
 def _created() -> SceneCreated:
@@ -101,7 +67,7 @@ async def _fan_out(
 
 
 async def test_every_projection_of_the_topic_applies_the_batch(pool: asyncpg.Pool) -> None:
-    scenes, probe = _Recording(pool, SCENES_PROJECTION), _Probe()
+    scenes, probe = RecordingRunner(pool, SCENES_PROJECTION), ProbeProjection()
     events = [_created(), _created()]
     await _fan_out(
         [_target(scenes), _target(ProjectionRunner(pool, probe.projection()))], [delivery(e) for e in events]
@@ -117,7 +83,7 @@ async def test_every_projection_of_the_topic_applies_the_batch(pool: asyncpg.Poo
 async def test_a_failed_projection_fails_the_batch_and_its_redelivery_is_a_no_op_for_the_others(
     pool: asyncpg.Pool,
 ) -> None:
-    scenes, probe = _Recording(pool, SCENES_PROJECTION), _Probe(failures=[RuntimeError("bug")])
+    scenes, probe = RecordingRunner(pool, SCENES_PROJECTION), ProbeProjection(failures=[RuntimeError("bug")])
     targets = [_target(scenes), _target(ProjectionRunner(pool, probe.projection()))]
     batch = [delivery(_created())]
     with pytest.raises(RuntimeError, match="bug"):
@@ -131,7 +97,10 @@ async def test_a_failed_projection_fails_the_batch_and_its_redelivery_is_a_no_op
 
 
 async def test_a_transient_failure_is_retried_for_that_projection_alone(pool: asyncpg.Pool) -> None:
-    scenes, probe = _Recording(pool, SCENES_PROJECTION), _Probe(failures=[OSError("connection reset")])
+    scenes, probe = (
+        RecordingRunner(pool, SCENES_PROJECTION),
+        ProbeProjection(failures=[OSError("connection reset")]),
+    )
     await _fan_out(
         [_target(scenes), _target(ProjectionRunner(pool, probe.projection()))], [delivery(_created())]
     )
@@ -141,8 +110,8 @@ async def test_a_transient_failure_is_retried_for_that_projection_alone(pool: as
 
 async def test_a_dead_letter_is_published_with_the_projection_that_refused_it(pool: asyncpg.Pool) -> None:
     scenes, probe = (
-        _Recording(pool, SCENES_PROJECTION),
-        _Probe(failures=[ValueError("poison")] * 2),
+        RecordingRunner(pool, SCENES_PROJECTION),
+        ProbeProjection(failures=[ValueError("poison")] * 2),
     )  # fast path, then careful
     broker = await _fan_out(
         [_target(scenes), _target(ProjectionRunner(pool, probe.projection()))], [delivery(_created())]
@@ -154,8 +123,8 @@ async def test_a_dead_letter_is_published_with_the_projection_that_refused_it(po
 
 
 async def test_a_backlog_defers_only_the_projections_with_a_deferral(pool: asyncpg.Pool) -> None:
-    probe = _Probe()
-    scenes, other = _Recording(pool, SCENES_PROJECTION), _Recording(pool, probe.projection())
+    probe = ProbeProjection()
+    scenes, other = RecordingRunner(pool, SCENES_PROJECTION), RecordingRunner(pool, probe.projection())
     await _fan_out([_target(scenes), _target(other)], [delivery(_created())], backlog=True)
     await asyncio.sleep(0.2)  # the deferred work's settle
     assert (scenes.settles, other.settles) == ([False], [True])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
@@ -22,12 +21,14 @@ from infra.db import create_pool
 from infra.services import build_registry
 from infra.settings import Settings
 from infra.workers import register_projectors
-from projections.runner import BatchOutcome, Delivery, Projection, ProjectionRunner
+from projections.runner import ProjectionRunner
 from tests.conftest import eventually
+from tests.integration.projection_probes import ProbeProjection, RecordingRunner
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 2
+_HANDLED = (SceneCreated, SceneRetimed)
 
 
 @pytest.fixture(name="pool")
@@ -48,39 +49,6 @@ async def fx_topic(settings: Settings) -> str:
     finally:
         await admin.close()
     return bare
-
-
-@dataclass
-class _Probe:
-    """A projection of its own name that records what it applies and fails as told."""
-
-    failures: list[BaseException] = field(default_factory=list)
-    applied: list[DomainEvent] = field(default_factory=list)
-    name: str = field(default_factory=lambda: f"pipe{uuid4().hex[:12]}")
-
-    async def apply(self, conn: asyncpg.Connection, event: Any) -> None:  # noqa: ARG002
-        if self.failures:
-            raise self.failures.pop(0)
-        self.applied.append(event)
-
-    def projection(self) -> Projection:
-        return Projection(name=self.name, handlers={SceneCreated: self.apply, SceneRetimed: self.apply})
-
-
-class _Counting(ProjectionRunner):
-    """A real runner that keeps the outcome of every batch it committed."""
-
-    def __init__(self, pool: asyncpg.Pool, projection: Projection) -> None:
-        super().__init__(pool, projection)
-        self.outcomes: list[BatchOutcome] = []
-
-    async def handle_batch(self, deliveries: Sequence[Delivery], *, settle: bool = True) -> BatchOutcome:
-        outcome = await super().handle_batch(deliveries, settle=settle)
-        self.outcomes.append(outcome)
-        return outcome
-
-    def total(self, what: str) -> int:
-        return sum(getattr(o, what) for o in self.outcomes)
 
 
 def _stream(scenes: int) -> list[DomainEvent]:
@@ -198,8 +166,8 @@ def _per_stream(events: Sequence[DomainEvent]) -> dict[Any, list[int]]:
 async def test_a_batch_whose_apply_fails_is_read_again_and_applied_once(
     settings: Settings, pool: asyncpg.Pool, topic: str
 ) -> None:
-    probe = _Probe(failures=[RuntimeError("a bug, then fixed")])
-    runner = _Counting(pool, probe.projection())
+    probe = ProbeProjection(handles=_HANDLED, failures=[RuntimeError("a bug, then fixed")])
+    runner = RecordingRunner(pool, probe.projection())
     events = _stream(40)
     await _publish(settings, topic, events)
     ends = await _ends(settings, topic)
@@ -217,8 +185,8 @@ async def test_a_batch_whose_apply_fails_is_read_again_and_applied_once(
 async def test_redelivery_after_a_crash_between_apply_and_commit_is_a_no_op(
     settings: Settings, pool: asyncpg.Pool, topic: str
 ) -> None:
-    probe = _Probe()
-    runner = _Counting(pool, probe.projection())
+    probe = ProbeProjection(handles=_HANDLED)
+    runner = RecordingRunner(pool, probe.projection())
     events = _stream(30)
     await _publish(settings, topic, events)
     ends = await _ends(settings, topic)
@@ -230,7 +198,7 @@ async def test_redelivery_after_a_crash_between_apply_and_commit_is_a_no_op(
     assert await _committed(settings, topic, group) == ends
     await _rewind_group(settings, topic, group)  # the crash: every record is delivered again
 
-    again = _Counting(pool, probe.projection())
+    again = RecordingRunner(pool, probe.projection())
 
     async def read_all_again() -> bool:
         return again.total("duplicates") >= len(events)
