@@ -255,6 +255,19 @@ def _cuts(n: int, rng: random.Random) -> list[tuple[int, int]]:
     return list(pairwise(cuts))
 
 
+def scenario_batches(seed: int, steps: int, poisons: int) -> tuple[list[Delivery], list[tuple[int, int]]]:
+    """A random scenario's deliveries (some redelivered, ``poisons`` bad events) and the batches' bounds."""
+    rng = random.Random(seed)
+    scenario = _Scenario(rng)
+    poison_at = {rng.randrange(steps) for _ in range(poisons)}
+    for i in range(steps):
+        if i in poison_at:
+            scenario.poison()
+        scenario.step()
+    deliveries = _deliveries(scenario.events, rng)
+    return deliveries, _cuts(len(deliveries), rng)
+
+
 Pools = dict[str, asyncpg.Pool]
 
 
@@ -354,15 +367,7 @@ async def test_batch_path_builds_the_same_read_models_as_one_by_one(
     steps: int,
     poisons: int,
 ) -> None:
-    rng = random.Random(seed)
-    scenario = _Scenario(rng)
-    poison_at = {rng.randrange(steps) for _ in range(poisons)}
-    for i in range(steps):
-        if i in poison_at:
-            scenario.poison()
-        scenario.step()
-    deliveries = _deliveries(scenario.events, rng)
-    cuts = _cuts(len(deliveries), rng)
+    deliveries, cuts = scenario_batches(seed, steps, poisons)
     await _apply(schemas.one, deliveries, cuts, batch=False)
     await _apply(schemas.many, deliveries, cuts, batch=True)
     assert await _differences(settings, schemas.one_name, schemas.many_name) == []

@@ -31,11 +31,10 @@ from tests.integration.test_projection_batch_path import (
     SERVICES,
     Pools,
     Schemas,
-    _cuts,
-    _deliveries,
     _differences,
     _Scenario,
     fx_schemas,
+    scenario_batches,
 )
 from tests.integration.test_projection_runner import delivery
 
@@ -77,15 +76,7 @@ async def _apply_one_by_one(pools: Pools, deliveries: list[Delivery], cuts: list
 async def test_deferred_batches_settled_once_build_the_one_by_one_read_models(
     settings: Settings, schemas: Schemas, seed: int, steps: int, poisons: int
 ) -> None:
-    rng = random.Random(seed)
-    scenario = _Scenario(rng)
-    poison_at = {rng.randrange(steps) for _ in range(poisons)}
-    for i in range(steps):
-        if i in poison_at:
-            scenario.poison()
-        scenario.step()
-    deliveries = _deliveries(scenario.events, rng)
-    cuts = _cuts(len(deliveries), rng)
+    deliveries, cuts = scenario_batches(seed, steps, poisons)
     await _apply_one_by_one(schemas.one, deliveries, cuts)
     await _apply_deferred(schemas.many, deliveries, cuts)
     assert await _differences(settings, schemas.one_name, schemas.many_name) == []
