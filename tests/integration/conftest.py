@@ -14,6 +14,15 @@ from infra.publisher import KafkaPublisher
 from infra.settings import Settings
 
 
+@pytest.fixture(name="system", scope="module")
+async def fx_system(settings: Settings) -> AsyncIterator[System]:
+    """Pools and engines on the session namespace, for tests that read the read models or write rows
+    straight into them (no relay or projector); a module defining its own ``system`` overrides it."""
+    system = await open_system(settings)
+    yield system
+    await system.close()
+
+
 @pytest.fixture(name="live", scope="session")
 async def fx_live(settings: Settings) -> AsyncIterator[System]:
     """The session namespace with its relay, projectors, command consumer and saga runner running."""

@@ -15,8 +15,7 @@ from sqlalchemy import text
 
 from infra.api import create_app
 from infra.auth import ANONYMOUS, bearer_headers
-from infra.bootstrap import System, open_system
-from infra.settings import Settings
+from infra.bootstrap import System
 from read_models.overlaps import ALL_PAIRS_SQL, MOVIE_PAIRS_SQL, pair_page_params
 from read_models.rls import acting
 
@@ -36,14 +35,6 @@ FROM scenes a JOIN scenes b ON b.movie_id = a.movie_id AND a.id < b.id
 WHERE a.movie_id = ANY($1::uuid[])
 """
 """The design's definition of an overlap (the GiST self-join), the reference for every pair."""
-
-
-@pytest.fixture(name="system", scope="module")
-async def fx_system(settings: Settings) -> AsyncIterator[System]:
-    """Pools and engines on the session namespace (reads only: no relay or projector needed)."""
-    system = await open_system(settings)
-    yield system
-    await system.close()
 
 
 @pytest.fixture(name="api", scope="module")

@@ -9,7 +9,6 @@ the total is a leak, a visible one missing is a loss.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,8 +17,7 @@ import asyncpg
 import pytest
 
 from infra.auth import Identity
-from infra.bootstrap import System, open_system
-from infra.settings import Settings
+from infra.bootstrap import System
 from read_models.search import SceneSearch, SceneSearchQueries
 
 pytestmark = pytest.mark.integration
@@ -33,14 +31,6 @@ ROLES = {
     "other professional": Identity(user_id=uuid4(), role="professional"),
     "admin": Identity(user_id=uuid4(), role="admin"),
 }
-
-
-@pytest.fixture(name="system", scope="module")
-async def fx_system(settings: Settings) -> AsyncIterator[System]:
-    """Pools and engines on the session namespace (reads only: no relay or projector needed)."""
-    system = await open_system(settings)
-    yield system
-    await system.close()
 
 
 @pytest.fixture(name="db")

@@ -18,8 +18,7 @@ import pytest
 from events.user import UserRole
 from infra.api import create_app
 from infra.auth import bearer_headers, default_authority
-from infra.bootstrap import System, open_system
-from infra.settings import Settings
+from infra.bootstrap import System
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +33,6 @@ def _auth_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     default_authority.cache_clear()
     yield
     default_authority.cache_clear()
-
-
-@pytest.fixture(name="system", scope="module")
-async def fx_system(settings: Settings) -> AsyncIterator[System]:
-    """Pools and engines on the session namespace (reads only: no relay or projector needed)."""
-    system = await open_system(settings)
-    yield system
-    await system.close()
 
 
 @pytest.fixture(name="api", scope="module")

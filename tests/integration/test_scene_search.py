@@ -13,19 +13,10 @@ import pytest
 
 from infra.api import create_app
 from infra.auth import Identity, bearer_headers
-from infra.bootstrap import System, open_system
-from infra.settings import Settings
+from infra.bootstrap import System
 from read_models.search import SceneSearch, SceneSearchQueries
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(name="system", scope="module")
-async def fx_system(settings: Settings) -> AsyncIterator[System]:
-    """Pools and engines on the session namespace (reads only: no relay or projector needed)."""
-    system = await open_system(settings)
-    yield system
-    await system.close()
 
 
 @pytest.fixture(name="api", scope="module")

@@ -8,15 +8,13 @@ shows up here as a wrong page.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 
 from infra.auth import Identity
-from infra.bootstrap import System, open_system
-from infra.settings import Settings
+from infra.bootstrap import System
 from read_models.search import SceneSearch, SceneSearchQueries, SearchHit
 
 pytestmark = pytest.mark.integration
@@ -26,14 +24,6 @@ READERS = {
     "viewer": Identity(user_id=uuid4(), role="viewer"),
     "admin": Identity(user_id=uuid4(), role="admin"),
 }
-
-
-@pytest.fixture(name="system", scope="module")
-async def fx_system(settings: Settings) -> AsyncIterator[System]:
-    """Pools and engines on the session namespace (reads only: no relay or projector needed)."""
-    system = await open_system(settings)
-    yield system
-    await system.close()
 
 
 @pytest.fixture(name="db")

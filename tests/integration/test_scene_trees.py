@@ -16,8 +16,7 @@ from events.base import EventMetadata
 from events.movie import MovieRegistered
 from infra.api import create_app
 from infra.auth import bearer_headers, default_authority
-from infra.bootstrap import System, open_system
-from infra.settings import Settings
+from infra.bootstrap import System
 from read_models.scene_trees import MAX_TREE_DEPTH, SceneTreeQueries
 from tests.conftest import eventually
 
@@ -32,14 +31,6 @@ def _auth_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     default_authority.cache_clear()
     yield
     default_authority.cache_clear()
-
-
-@pytest.fixture(name="system", scope="module")
-async def fx_system(settings: Settings) -> AsyncIterator[System]:
-    """Pools and engines on the session namespace (rows written straight into the read model)."""
-    system = await open_system(settings)
-    yield system
-    await system.close()
 
 
 @pytest.fixture(name="api", scope="module")

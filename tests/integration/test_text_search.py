@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from infra.api import create_app
 from infra.auth import ANONYMOUS
-from infra.bootstrap import System, open_system
-from infra.settings import Settings
+from infra.bootstrap import System
 from read_models.text_search import TextSearchQueries, matches
 
 pytestmark = pytest.mark.integration
@@ -25,14 +24,6 @@ pytestmark = pytest.mark.integration
 def wide(ascii_text: str) -> str:
     """Return the full-width form of printable ASCII (written out, the source would hide it: RUF001)."""
     return "".join(chr(ord(c) + 0xFEE0) for c in ascii_text)
-
-
-@pytest.fixture(name="system", scope="module")
-async def fx_system(settings: Settings) -> AsyncIterator[System]:
-    """Pools and engines on the session namespace (reads only: no relay or projector needed)."""
-    system = await open_system(settings)
-    yield system
-    await system.close()
 
 
 @pytest.fixture(name="api", scope="module")

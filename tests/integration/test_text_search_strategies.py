@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from typing import get_args
 from uuid import UUID, uuid4
 
@@ -13,21 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.auth import ANONYMOUS
-from infra.bootstrap import System, open_system
-from infra.settings import Settings
+from infra.bootstrap import System
 from read_models.text_search import SearchStrategy, TextSearchQueries, matches
 
 pytestmark = pytest.mark.integration
 
 STRATEGIES: tuple[SearchStrategy, ...] = get_args(SearchStrategy)
-
-
-@pytest.fixture(name="system", scope="module")
-async def fx_system(settings: Settings) -> AsyncIterator[System]:
-    """Pools and engines on the session namespace (reads only: no relay or projector needed)."""
-    system = await open_system(settings)
-    yield system
-    await system.close()
 
 
 @pytest.fixture(name="db", scope="module")
