@@ -93,7 +93,7 @@ def search_router(bus: CommandBus, engines: ReadEngines) -> APIRouter:  # noqa: 
 
     @router.get("/overlaps")
     async def all_overlaps(caller: Caller, limit: PairLimit = 100, after: Cursor = None) -> OverlapPage:
-        """Every movie's overlapping pairs of visible scenes, keyset-paginated (movie, first, second id)."""
+        """Every movie's overlapping pairs of visible scenes, keyset-paginated by movie id, then timeline."""
         try:
             return await overlaps.all_pairs(limit=limit, after=after, identity=caller)
         except ValueError as exc:
