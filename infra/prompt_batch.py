@@ -27,6 +27,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import structlog
+from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from faststream import AckPolicy
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import ConsumerRecord
 
-__all__ = ["BatchPipeline", "PromptBatchSubscriber", "prompt"]
+__all__ = ["BatchPipeline", "DrainOnRevoke", "PromptBatchSubscriber", "prompt"]
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +94,9 @@ class BatchPipeline(Generic[T]):
         self._apply = apply
         self._name = name
         self._applying: _Applying | None = None
-        # The consume loop and the subscriber's stop both finish the batch being applied.
+        # The consumer the batches come from, for a drain the rebalance asks for.
+        self._consumer: AIOKafkaConsumer | None = None
+        # The consume loop, a rebalance and the subscriber's stop all finish the batch being applied.
         self._turn = asyncio.Lock()
 
     @property
@@ -106,6 +109,7 @@ class BatchPipeline(Generic[T]):
 
         Raises what ``prepare`` raised, after rewinding to these records.
         """
+        self._consumer = consumer
         first, after = _bounds(records)
         try:
             prepared = await self._prepare(records)
@@ -135,6 +139,11 @@ class BatchPipeline(Generic[T]):
             if consumer is not None:
                 _rewind(consumer, failed)
                 await self._commit(consumer, applied)
+
+    async def revoked(self) -> None:
+        """Finish the batch being applied and commit it while this member still owns its partitions."""
+        if self._consumer is not None:
+            await self.drain(self._consumer)
 
     async def _wait(self) -> tuple[Offsets | None, Offsets | None]:
         """Wait for the batch being applied: (offsets to commit, None), or (None, where to rewind to)."""
@@ -174,6 +183,27 @@ def _rewind(consumer: AIOKafkaConsumer, *starts: Mapping[TopicPartition, int] | 
         except KafkaError:
             # Not assigned to this consumer any more: its new owner reads from the committed offset.
             log.warning("batch_pipeline.rewind_skipped", topic=tp.topic, partition=tp.partition)
+
+
+class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types
+    """Lets a pipeline's batch in flight finish and commit before its partitions go to another member.
+
+    aiokafka awaits ``on_partitions_revoked`` before the member rejoins the group, while its
+    commits still count. Without it the batch kept being applied after the partitions were
+    handed over: its commit was then refused and the new owner applied it again (a no-op, but
+    the work twice).
+    """
+
+    def __init__(self, pipeline: BatchPipeline[Any]) -> None:
+        self._pipeline = pipeline
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Drain the pipeline when partitions are taken away."""
+        if revoked:
+            await self._pipeline.revoked()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Nothing to do: the consumer reads the new partitions from their committed offsets."""
 
 
 class PromptBatchSubscriber(BatchSubscriber):
@@ -216,8 +246,8 @@ def prompt(subscriber: BatchSubscriber, pipeline: BatchPipeline[Any] | None = No
 
     FastStream builds its subscribers itself, so the class is switched on the instance. Call it
     before the broker starts. With a ``pipeline``, the subscriber must not commit by itself
-    (``ack_policy=AckPolicy.MANUAL``) and its handler must hand each batch to
-    :meth:`BatchPipeline.handle`.
+    (``ack_policy=AckPolicy.MANUAL``), its handler must hand each batch to
+    :meth:`BatchPipeline.handle`, and its ``listener`` should be a :class:`DrainOnRevoke`.
     """
     if type(subscriber) is not BatchSubscriber:
         raise TypeError(f"expected FastStream's BatchSubscriber, got {type(subscriber).__name__}")

@@ -45,7 +45,7 @@ from events.registry import EventRegistry
 from infra.cloudevents import MalformedEventMessageError, decode_event
 from infra.db import TRANSIENT_PG_ERRORS
 from infra.pii import PersonalDataKeys, open_values
-from infra.prompt_batch import BatchPipeline, prompt
+from infra.prompt_batch import BatchPipeline, DrainOnRevoke, prompt
 from infra.settings import Settings
 from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ, dlq_of
 from projections.runner import Delivery, ProjectionRunner
@@ -340,6 +340,7 @@ def _subscribe_topic(
             decoder=_raw_values,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
+            listener=DrainOnRevoke(pipeline),
         ),
         pipeline,
     )

@@ -13,7 +13,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from events.registry import EventRegistry
-from infra.prompt_batch import BatchPipeline, PromptBatchSubscriber, prompt
+from infra.prompt_batch import BatchPipeline, DrainOnRevoke, PromptBatchSubscriber, prompt
 from infra.settings import Settings
 from infra.workers import register_projectors
 from projections.runner import Projection, ProjectionRunner
@@ -243,3 +243,31 @@ def test_every_projector_subscriber_is_pipelined_and_leaves_commits_to_its_pipel
     assert len(subscribers) == 2
     assert all(s.pipeline is not None and s.ack_policy is AckPolicy.MANUAL for s in subscribers)
     assert len({id(s.pipeline) for s in subscribers}) == 2  # one pipeline per topic
+
+
+async def test_a_revoke_commits_the_batch_being_applied_before_the_partitions_go() -> None:
+    stages, consumer = _Stages(), _Consumer()
+    pipeline = stages.pipeline()
+    await pipeline.handle(_kafka(consumer), _records((0, 6), (1, 3)))
+    revoking = asyncio.create_task(DrainOnRevoke(pipeline).on_partitions_revoked({P0, P1}))
+    await _turns()
+    assert not revoking.done()  # the member does not rejoin while the batch is applied
+    stages.gate("0/6,1/3").set()
+    await revoking
+    assert consumer.commits == [{P0: 7, P1: 4}]
+    assert not pipeline.busy
+
+
+async def test_a_revoke_before_any_batch_does_nothing() -> None:
+    stages = _Stages()
+    await DrainOnRevoke(stages.pipeline()).on_partitions_revoked({P0})
+    assert stages.log == []
+
+
+def test_every_projector_subscriber_drains_its_pipeline_on_revoke() -> None:
+    broker = KafkaBroker("127.0.0.1:1")
+    runner = ProjectionRunner(cast("Any", None), Projection(name="a", handlers={}))
+    register_projectors(broker, Settings(namespace="ns1"), [(runner, ["t1"])], EventRegistry([]))
+    (subscriber,) = broker.subscribers
+    # FastStream hands this listener to aiokafka's subscribe() when the consumer starts.
+    assert isinstance(cast("PromptBatchSubscriber", subscriber)._listener, DrainOnRevoke)
