@@ -130,13 +130,15 @@ SearchStrategy = Literal["index", "walk"]
 """How a dialogue search finds its page: "index" collects every matching line through the token
 indexes (0005) then sorts them; "walk" reads the lines in page order, testing each, up to the page."""
 
-WALK_LINE_COST = 0.6
+WALK_LINE_COST = 0.1
 """Cost of a line read by the walk relative to a matching line of the index path.
 
-Measured at 1M bulk-loaded lines (scene_service 0011, warm cache, a busy 2-core machine): the
-walk ~2 µs per line read (ordered index, heap row, stored normalised text tested), the index
-path ~3.5 µs per match (bitmap heap row, sorted on its own columns); both cost the same at a
-share of ~0.55% for a page of 50. Before 0011: ~14 and ~30 µs, every line joined its scene.
+Measured at 1M bulk-loaded lines (scene_service 0018, warm cache, a busy 2-core machine): the
+walk 0.3-0.55 µs per line read (an index-only scan of the page-order index, which carries the
+texts), the index path 4-9 µs per match (bitmap heap row, sorted on its own columns); both cost
+the same at a share of ~0.22% for a page of 50. With 0011's walk (a heap row per line read)
+~1.2 µs, ratio 0.6; before 0011 ~14 and ~30 µs, every line joined its scene. A line on a heap
+page that is not all-visible yet costs the walk a heap read again, as with 0011.
 """
 
 
@@ -215,7 +217,7 @@ def _page_candidates(
     identity: Identity | None,
     wanted: int,
 ) -> ColumnElement[UUID]:
-    """Return the ids of the first ``wanted`` matching lines in page order, read as the owner (0011)."""
+    """Return the ids of the first ``wanted`` matching lines in page order, read as the owner (0011, 0018)."""
     ids = func.search_dialogue_page_ids(
         literal(query, Text),
         strategy == "walk",
