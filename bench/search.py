@@ -53,7 +53,7 @@ TOKEN_INDEXES = (
     "idx_scene_dialogues_text_tokens",
     "idx_scene_dialogues_subtitle_tokens",
     "idx_scenes_description_tokens",
-    "idx_scenes_search_keys_timed",
+    "idx_scenes_search_keys_leakproof",
     "idx_scene_dialogues_page_order",
 )
 """Search indexes dropped during the load and rebuilt after it (far faster than per row)."""

@@ -13,10 +13,10 @@ Differences from the design's query, on purpose:
   query the same score; summed, scenes carrying more of the requested tags rank first.
 * the description match is the text search's (``read_models/text_search.py``): NFKC and
   case-insensitive (full-width letters find ASCII ones), ``%``/``_`` literal, through the token index.
-* speed at a million scenes (0009, 0015): the description tokens, levels, tags and start-time
-  buckets are looked up as keys of one GIN index: inline for the owner; under row-level
-  security, where the planner may not use it, through ``search_scene_key_tids()``, whose heap
-  positions the caller's query reads with a TID scan (not a primary-key probe per candidate).
+* speed at a million scenes (0009, 0015, 0017): the description tokens, levels, tags and
+  start-time buckets are looked up as keys of one GIN index, whose operators (``@>>``, ``&&>``)
+  are leakproof, so that the planner uses it under row-level security too: the policies then
+  filter the rows the index finds, in the same scan as the owner's.
   The hits are ranked on narrow rows and the total is a window count over the same scan (exact,
   no second query); only the page's rows, movies, cast and lines are then read in full.
 * one statement per page: the casts and lines are JSON aggregates of the page statement (one
@@ -51,7 +51,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    cast,
     false,
     func,
     literal,
@@ -67,7 +66,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.schema import Table
 from sqlalchemy.sql.selectable import Select
-from sqlalchemy.types import UserDefinedType
 
 from infra.auth import Identity
 from read_models.rls import reading
@@ -101,16 +99,6 @@ DAY_SECONDS = 86_400
 """The latest end of a scene (the scenes table's valid_time_bounds)."""
 STATEMENT_CACHE_SIZE = 512
 """Search shapes (which filters are given, how many tags) whose built statements are kept."""
-
-
-class _Tid(UserDefinedType[str]):
-    """PostgreSQL's ``tid``, a row version's heap position; only compared inside one statement."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **_: Any) -> str:  # noqa: ANN401  SQLAlchemy's keyword arguments
-        """Return the type's name in DDL and casts."""
-        return "TID"
 
 
 # The scene read model's Table lists only the cache columns its own reads need.
@@ -354,10 +342,10 @@ def _plan(
 def _key_filter(shape: _Shape) -> ColumnElement[bool] | None:
     """Return the description, level, tag and time filters through the keys; ``None`` if none is asked.
 
-    With no description, level or tag the time alone is left to the columns. As the owner the
-    index serves them inline; under row-level security, where the
-    planner may not use it, the rows' positions come from ``search_scene_key_tids()`` (which runs
-    as the owner, on the statement's snapshot) and the policies filter the rows read there.
+    With no description, level or tag the time alone is left to the columns. ``@>>`` and ``&&>``
+    are the TEXT[] ``@>`` and ``&&`` of the keys index's operator class, marked leakproof (0017):
+    under row-level security the planner may use the index for them before the policies, which
+    then filter every row the index finds.
     """
     all_of: ColumnElement[Any] = _text_array("required_keys")
     if shape.description != "none":
@@ -365,23 +353,13 @@ def _key_filter(shape: _Shape) -> ColumnElement[bool] | None:
         all_of = tokens.op("||", return_type=ARRAY(Text))(all_of)
     elif not shape.required_keys and not shape.any_keys:
         return None
-    any_of = _text_array("any_keys") if shape.any_keys else None
-    buckets = _text_array("time_keys") if shape.time_keys else None
-    if shape.under_rls:
-        found = func.search_scene_key_tids(all_of, any_of, buckets, type_=_Tid)
-        tids = found.column_valued("found_tid")
-        # "= ANY(one array)" and not "IN (the function)": the planner, which guesses 1,000 rows
-        # for the function and charges the policy's subplan to every look-up, would rather
-        # scan the whole table than join; an array of positions is one TID scan (tideq is
-        # leakproof, so the policies may filter the rows it reads).
-        found_tids = select(func.array_agg(tids)).scalar_subquery()
-        # The cast makes it ANY(an array), not the ANY(subquery) form comparing with each row.
-        # The system column ctid, which the Table does not list; the search selects from scenes unaliased.
-        ctid: ColumnElement[str] = literal_column(f"{scenes.name}.ctid", _Tid)
-        return ctid == any_(cast(found_tids, ARRAY(_Tid)))
     keys = _search_keys()
-    checks = [keys.bool_op("@>")(all_of)]
-    checks.extend(keys.bool_op("&&")(one_of) for one_of in (any_of, buckets) if one_of is not None)
+    checks = [keys.bool_op("@>>")(all_of)]
+    checks.extend(
+        keys.bool_op("&&>")(_text_array(name))
+        for name, given in (("any_keys", shape.any_keys), ("time_keys", shape.time_keys))
+        if given
+    )
     return and_(*checks)
 
 
@@ -517,6 +495,9 @@ def _hit(row: Sequence[Any]) -> SearchHit:
     )
 
 
+_UNDER_RLS = "/* under row-level security */"
+
+
 @functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
 def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
     """Return the page statement of a shape and the count of its hits (for a page past the last hit).
@@ -572,7 +553,12 @@ def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
         )
         .order_by(shown_page.c.relevance_score.desc(), shown_page.c.start_time_seconds, shown_page.c.id)
     )
-    return with_movies, select(func.count()).select_from(scenes).where(where)
+    counted = select(func.count()).select_from(scenes).where(where)
+    if shape.under_rls:
+        # The same SQL, but a prepared statement of its own: a plan made under the policies is
+        # remade whenever the role changes, so owner and callers sharing one would replan often.
+        return with_movies.prefix_with(_UNDER_RLS), counted.prefix_with(_UNDER_RLS)
+    return with_movies, counted
 
 
 class SceneSearchQueries:

@@ -1,10 +1,10 @@
-"""Scene search under row-level security (candidates read by heap position, 0015): each role sees its own.
+"""Scene search under row-level security (the keys index through leakproof operators, 0017).
 
-Each test puts scenes of a public, a private and an uncached movie, and a professional's own scene
-of the private movie, straight into the read model, all carrying a tag of the test's own; every
-search names that tag, so the keyed path (``search_scene_key_tids``) finds the candidates. The
-expected hits are computed here from the roles' rules (0006): a hidden scene in the items or in
-the total is a leak, a visible one missing is a loss.
+Each role sees its own. Each test puts scenes of a public, a private and an uncached movie, and a
+professional's own scene of the private movie, straight into the read model, all carrying a tag of
+the test's own; every search names that tag, so the keyed path (the leakproof key operators of
+0017) finds the candidates. The expected hits are computed here from the roles' rules (0006): a
+hidden scene in the items or in the total is a leak, a visible one missing is a loss.
 """
 
 from __future__ import annotations
