@@ -26,6 +26,7 @@ import base64
 import binascii
 import json
 import math
+import struct
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -60,10 +61,13 @@ PairRow = tuple[UUID, UUID, int, int, UUID, int, int]
 PairKey = tuple[UUID, int, UUID, int, UUID]
 """Where a pair sorts: (movie id, first start, first id, second start, second id)."""
 
-# array_agg keeps the order its input arrives in, and the subquery delivers the index's order;
-# _timeline() still checks it, since SQL does not promise that order to the aggregate.
+# array_agg and string_agg keep the order their input arrives in, and the subquery delivers the
+# index's order; _timeline() still checks it, since SQL does not promise that order to them.
+# Starts and ends travel packed (int4send: 4 bytes each, big-endian) and are unpacked in one call
+# (_seconds): as int4[] arrays they cost 0.15-0.2 ms more per statement of 1,400 scenes, mostly
+# building and decoding the arrays element by element.
 MOVIE_TIMELINE_SQL = """
-SELECT array_agg(id), array_agg(start_time_seconds), array_agg(end_time_seconds)
+SELECT array_agg(id), string_agg(int4send(start_time_seconds), ''), string_agg(int4send(end_time_seconds), '')
 FROM (
     SELECT id, start_time_seconds, end_time_seconds
     FROM scenes
@@ -71,21 +75,26 @@ FROM (
     ORDER BY start_time_seconds, id
 ) timeline
 """
-"""One movie's visible scenes in timeline order, as three arrays (ids, starts, ends)."""
+"""One movie's visible scenes in timeline order: their ids, and their starts and ends packed."""
 
 TIMELINES_SQL = """
-SELECT movie_id, array_agg(id), array_agg(start_time_seconds), array_agg(end_time_seconds)
+SELECT movie_id, array_agg(id), string_agg(int4send(start_time_seconds), ''),
+       string_agg(int4send(end_time_seconds), '')
 FROM (
     SELECT movie_id, id, start_time_seconds, end_time_seconds
     FROM scenes
-    WHERE movie_id >= :from_movie
+    WHERE (movie_id, start_time_seconds, id) >= (:from_movie, :from_start, :from_id)
     ORDER BY movie_id, start_time_seconds, id
 ) timeline
 GROUP BY movie_id
 ORDER BY movie_id
 LIMIT :movies
 """
-"""The timelines of up to ``movies`` movies from ``from_movie`` on, in movie id order."""
+"""The timelines of up to ``movies`` movies from a scene on, in movie id order.
+
+The first movie's starts at the scene ``(from_movie, from_start, from_id)``: a page that resumes
+inside a movie reads that movie from the cursor's first scene, whose partners all come after it.
+"""
 
 OVERLAPPING_SCENES_SQL = """
 SELECT id, start_time_seconds, end_time_seconds
@@ -226,10 +235,17 @@ def timeline_pairs(
     return rows
 
 
+def _seconds(packed: bytes | None) -> list[int]:
+    """Unpack the big-endian int4 values a timeline statement's ``string_agg(int4send(...))`` sent."""
+    if not packed:
+        return []
+    return list(struct.unpack(f">{len(packed) // 4}i", packed))
+
+
 async def movie_pair_rows(conn: AsyncConnection, movie_id: UUID) -> list[PairRow]:
     """Return one movie's overlapping pairs of the scenes ``conn`` may see, in timeline order."""
     ids, starts, ends = (await conn.execute(text(MOVIE_TIMELINE_SQL), {"movie_id": movie_id})).one()
-    return timeline_pairs(movie_id, ids or [], starts or [], ends or [])
+    return timeline_pairs(movie_id, ids or [], _seconds(starts), _seconds(ends))
 
 
 _FIRST_CHUNK = 16
@@ -275,26 +291,29 @@ async def page_pair_rows(
     read, so that the chunks see one snapshot.
     """
     density = density or PairDensity()
-    from_movie = after[0] if after is not None else _ZERO_UUID
+    # A page resumes at the scene of its cursor's first: the earlier ones pair with none after it.
+    start: tuple[UUID, int, UUID] = (after[0], after[1], after[2]) if after else (_ZERO_UUID, -1, _ZERO_UUID)
     rows: list[PairRow] = []
     while True:
         chunk = density.movies_for(limit + 1 - len(rows))
-        timelines = (
-            await conn.execute(text(TIMELINES_SQL), {"from_movie": from_movie, "movies": chunk})
-        ).all()
+        params = {"from_movie": start[0], "from_start": start[1], "from_id": start[2], "movies": chunk}
+        timelines = (await conn.execute(text(TIMELINES_SQL), params)).all()
         swept = found = 0
         for movie, ids, starts, ends in timelines:
-            pairs = timeline_pairs(movie, ids, starts, ends)
-            swept, found = swept + 1, found + len(pairs)
+            pairs = timeline_pairs(movie, ids, _seconds(starts), _seconds(ends))
             if after is not None and movie == after[0]:
                 pairs = [row for row in pairs if pair_key(row) > after]
+            else:
+                # A whole movie: what the estimate learns from.
+                swept, found = swept + 1, found + len(pairs)
             rows.extend(pairs[: limit + 1 - len(rows)])
             if len(rows) > limit:
                 break
         density.observe(found, swept)
         if len(rows) > limit or len(timelines) < chunk or timelines[-1][0].int == _LAST_UUID:
             return rows
-        from_movie = UUID(int=timelines[-1][0].int + 1)
+        # Starts are never negative: the next movie from its first scene on.
+        start = (UUID(int=timelines[-1][0].int + 1), -1, _ZERO_UUID)
 
 
 _PAIR_LIST: TypeAdapter[list[OverlapPair]] = TypeAdapter(list[OverlapPair])
