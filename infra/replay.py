@@ -13,9 +13,14 @@ every projection of that service is rebuilt together):
    :class:`ProjectionRunner` on a pool whose ``search_path`` is the shadow, so the per-stream
    checkpoints (``projection_stream_versions``) and a ``replay_progress`` row (the log cursor) live
    in the shadow. A rebuild stopped anywhere is resumed by running it again: the cursor says where
-   to read from and the stream checkpoints make a re-applied batch a no-op. Services rebuilt
-   together (``replay --all``) share one reading of the log: each row is read and decoded once
-   and handed to every shadow consuming its stream type; each shadow keeps its own cursor.
+   to read from and the stream checkpoints make a re-applied batch a no-op. A reading that
+   starts on a new shadow (no cursor, checkpoint or dead letter) knows every checkpoint without
+   reading it (the version before a stream's first event in the batch: the log is read gap-free
+   from its start, and the advisory lock below makes it the only writer), so its runners skip
+   that read and insert new streams' checkpoints by COPY, still in each batch's transaction; a
+   resumed or caught-up shadow reads them as before. Services rebuilt together (``replay
+   --all``) share one reading of the log: each row is read and decoded once and handed to every
+   shadow consuming its stream type; each shadow keeps its own cursor.
 3. **Catch up under a lock, then swap, in one transaction.** ``public.projection_stream_versions``
    is locked ``ACCESS EXCLUSIVE``: every live projector transaction starts by reading it, so the
    live projectors of this database finish their batch in flight and then wait. The shadow reads
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
@@ -55,6 +61,7 @@ from typing import Any, Protocol
 import asyncpg
 import structlog
 
+from events.base import EventMetadata, RecordedEvent
 from events.registry import EventRegistry
 from infra.db import create_pool
 from infra.migrate import (
@@ -63,8 +70,7 @@ from infra.migrate import (
     MigrationChecksumError,
     load_migrations,
 )
-from infra.pg_event_store import recorded_from_row
-from infra.pii import PersonalDataKeys, open_rows
+from infra.pii import SEALED, SHRED, PersonalDataKeys, open_rows
 from infra.relay import LOG_HORIZON_SQL  # the same horizon as the relay: both must read alike
 from infra.services import ALL_SERVICES, ServiceSpec, topic_by_stream_type
 from infra.settings import SERVICE_DATABASES, Settings
@@ -96,11 +102,17 @@ REPLAY_TOPIC = "replay"
 _AHEAD = 1
 """Batches read and decoded ahead of the batch the slowest target applies (each one batch of memory)."""
 
+_TAIL_WORKERS = 2
+"""Connections a build's last steps (restoring the deferred indexes, ANALYZE) use at once, per
+service database. On one connection they ran one after another on one core (a GIN build uses no
+parallel workers): 4-5.5 s of server time in the scene database of a 206,448-event rebuild
+(index builds about 2.8 s, ANALYZE 1.7-2.8 s), while the other services had long finished."""
+
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 _FETCH = f"""
 SELECT position, tx_id::text AS tx_text, id, stream_id, stream_version, event_type, schema_version,
-       event_data, event_data::text AS event_text, occurred_at, correlation_id, causation_id, user_id,
+       event_data::text AS event_text, occurred_at, correlation_id, causation_id, user_id,
        user_role, host(client_addr) AS client_addr
 FROM saga_events
 WHERE (tx_id, position) > ($1::text::xid8, $2)
@@ -111,7 +123,7 @@ LIMIT $4
 """
 
 _FETCH_STREAMS = """
-SELECT s.position, s.id, s.stream_id, s.stream_version, s.event_type, s.schema_version, s.event_data,
+SELECT s.position, s.id, s.stream_id, s.stream_version, s.event_type, s.schema_version,
        s.event_data::text AS event_text,
        s.occurred_at, s.correlation_id, s.causation_id, s.user_id, s.user_role,
        host(s.client_addr) AS client_addr
@@ -119,6 +131,14 @@ FROM saga_events s
 JOIN unnest($1::uuid[], $2::int[]) AS f(stream_id, after_version)
   ON s.stream_id = f.stream_id AND s.stream_version > f.after_version
 ORDER BY s.position
+"""
+
+_CURSOR = """
+SELECT tx_id::text AS tx_id, position,
+       tx_id = '0'::xid8 AND position = 0 AND events = 0
+       AND NOT EXISTS (SELECT 1 FROM projection_stream_versions)
+       AND NOT EXISTS (SELECT 1 FROM projection_dead_letters) AS fresh
+FROM replay_progress
 """
 
 _PROGRESS_TABLE = """
@@ -273,20 +293,39 @@ def _stream_type(d: Delivery) -> str | None:
     return d.recorded.event.stream_type if d.recorded else None
 
 
-def _delivery(
-    row: asyncpg.Record, registry: EventRegistry, opened: asyncpg.Record | dict[str, Any] | None = None
-) -> Delivery:
-    # ``opened``: the row with its personal fields opened (infra.pii), decoded but never kept.
-    return Delivery(
-        topic=REPLAY_TOPIC,
-        partition=0,
-        offset=row["position"],
-        headers=(),
-        # The stored JSON as the server prints it: kept only for a dead letter, and cheaper than
-        # serialising the decoded dict again (a tenth of a rebuild's time went there).
-        value=row["event_text"].encode(),
-        recorded=recorded_from_row(row if opened is None else opened, registry),
+_METADATA_COLUMNS = ("correlation_id", "causation_id", "user_id", "user_role", "client_addr")
+_MARKERS = (f'"{SEALED}"', f'"{SHRED}"')
+"""How a payload with personal data (``infra.pii``) shows in its JSON text: only such rows are opened."""
+
+
+def recorded_from_log(
+    row: asyncpg.Record | Mapping[str, Any],
+    payload: dict[str, Any],
+    registry: EventRegistry,
+    metadata: dict[tuple[Any, ...], EventMetadata],
+) -> RecordedEvent:
+    """``infra.pg_event_store.recorded_from_row`` of a log row whose ``event_data`` is ``payload``.
+
+    ``payload`` is the caller's to give away (:meth:`EventRegistry.load_owned` writes into it).
+
+    ``metadata`` maps the row's metadata columns to their :class:`EventMetadata`, filled as
+    rows are decoded: the events of one command share theirs (a frozen model: one instance
+    serves them all), so it is validated once instead of per row.
+    """
+    event = registry.load_owned(
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        payload=payload,
+        event_id=row["id"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        occurred_at=row["occurred_at"],
     )
+    key = (row["correlation_id"], row["causation_id"], row["user_id"], row["user_role"], row["client_addr"])
+    meta = metadata.get(key)
+    if meta is None:
+        meta = metadata[key] = registry.metadata(dict(zip(_METADATA_COLUMNS, key, strict=True)))
+    return registry.recorded(event, row["position"], meta)
 
 
 async def _deliveries(
@@ -294,9 +333,34 @@ async def _deliveries(
     rows: Sequence[asyncpg.Record],
     registry: EventRegistry,
 ) -> list[Delivery]:
-    """Deliveries of log rows, with personal fields opened with the keys there still are."""
-    opened = await open_rows(PersonalDataKeys(events), rows, registry)
-    return [_delivery(r, registry, o) for r, o in zip(rows, opened, strict=True)]
+    """Deliveries of log rows (with ``event_text``), personal fields opened with the keys there still are."""
+    texts: list[str] = [r["event_text"] for r in rows]
+    # The stored JSON is fetched once, as the server prints it: parsed here, and kept as the
+    # delivery's value, only for a dead letter (serialising the decoded dict again was a tenth
+    # of a rebuild's time, and fetching the jsonb decoded as well doubled the transfer).
+    payloads: list[dict[str, Any]] = [json.loads(t) for t in texts]
+    sealed = [i for i, t in enumerate(texts) if _MARKERS[0] in t or _MARKERS[1] in t]
+    if sealed:
+        opened = await open_rows(
+            PersonalDataKeys(events),
+            # open_rows reads rows by column name: a dict with the parsed payload serves as one.
+            [{**dict(rows[i].items()), "event_data": payloads[i]} for i in sealed],
+            registry,
+        )
+        for i, row in zip(sealed, opened, strict=True):
+            payloads[i] = row["event_data"]
+    metadata: dict[tuple[Any, ...], EventMetadata] = {}  # one batch's: at most a batch of entries
+    return [
+        Delivery(
+            topic=REPLAY_TOPIC,
+            partition=0,
+            offset=row["position"],
+            headers=(),
+            value=text.encode(),
+            recorded=recorded_from_log(row, payload, registry, metadata),
+        )
+        for row, text, payload in zip(rows, texts, payloads, strict=True)
+    ]
 
 
 async def _analyze(target: _Target) -> None:
@@ -307,18 +371,23 @@ async def _analyze(target: _Target) -> None:
     took 15.5 s instead of under 1 s (autovacuum had analyzed the tables in time only when
     the build left enough dead rows behind to wake it).
     """
-    async with target.pool.acquire() as conn:
-        tables = [
-            r["tablename"]
-            for r in await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename",
-                _check_schema(target.schema),
-            )
-        ]
-        if tables:
-            # Table names are identifiers of our migrations: the schema name pattern fits them.
-            names = ", ".join(f'"{target.schema}"."{_check_schema(t)}"' for t in tables)
-            await conn.execute(f"ANALYZE {names}")
+    # Largest first, shared out over _TAIL_WORKERS connections (see there).
+    tables: list[str] = [
+        r["tablename"]
+        for r in await target.pool.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 "
+            "ORDER BY pg_table_size(format('%I.%I', schemaname, tablename)::regclass) DESC, tablename",
+            _check_schema(target.schema),
+        )
+    ]
+
+    async def worker() -> None:
+        async with target.pool.acquire() as conn:
+            while tables:
+                # Table names are identifiers of our migrations: the schema name pattern fits them.
+                await conn.execute(f'ANALYZE "{target.schema}"."{_check_schema(tables.pop(0))}"')
+
+    await _all(*(worker() for _ in range(_TAIL_WORKERS)))
 
 
 async def _all(*aws: Awaitable[object]) -> None:
@@ -357,6 +426,9 @@ class _Target:
     pool: asyncpg.Pool
     runners: list[tuple[ProjectionRunner, frozenset[str]]]
     stream_types: frozenset[str]
+    fresh: bool = False
+    """Nothing applied to the schema yet when this reading began (no cursor, checkpoint or dead
+    letter): its runners are handed their batches as ``fresh`` (see ProjectionRunner.handle_batch)."""
 
 
 _Batch = list[tuple[str | None, Delivery]]
@@ -456,7 +528,7 @@ class _LogReading:
         target = self._targets[i]
         await _all(
             *(
-                runner.handle_batch(batch, settle=self._settle)
+                runner.handle_batch(batch, settle=self._settle, fresh=target.fresh)
                 for runner, consumed in target.runners
                 if (batch := [d for t, d in mine if t in consumed])
             ),
@@ -719,19 +791,33 @@ class ReplayEngine:
 
     async def _restore_indexes(self, spec: ServiceSpec, schema: str) -> None:
         """Create the indexes the build deferred (see ``_DEFER_INDEXES``); a no-op once done."""
-        conn = await asyncpg.connect(
-            self._settings.dsn_for(spec.name), server_settings={"search_path": schema}
+        pool = await asyncpg.create_pool(
+            self._settings.dsn_for(spec.name),
+            min_size=0,
+            max_size=_TAIL_WORKERS,
+            server_settings={"search_path": schema},
         )
         try:
-            if not await conn.fetchval("SELECT to_regclass('replay_deferred_indexes') IS NOT NULL"):
+            if not await pool.fetchval("SELECT to_regclass('replay_deferred_indexes') IS NOT NULL"):
                 return  # a shadow from before indexes were deferred: it has them all
-            for row in await conn.fetch("SELECT name, definition FROM replay_deferred_indexes ORDER BY name"):
-                async with conn.transaction():
-                    await conn.execute(row["definition"])
-                    await conn.execute("DELETE FROM replay_deferred_indexes WHERE name = $1", row["name"])
+            rows = list(
+                await pool.fetch("SELECT name, definition FROM replay_deferred_indexes ORDER BY name")
+            )
+
+            async def worker() -> None:
+                async with pool.acquire() as conn:
+                    while rows:
+                        row = rows.pop(0)
+                        async with conn.transaction():
+                            await conn.execute(row["definition"])
+                            await conn.execute(
+                                "DELETE FROM replay_deferred_indexes WHERE name = $1", row["name"]
+                            )
+
+            await _all(*(worker() for _ in range(_TAIL_WORKERS)))
             log.info("replay.indexes_restored", service=spec.name, schema=schema)
         finally:
-            await conn.close()
+            await pool.close()
 
     async def _read_log(
         self, targets: Sequence[_Target], events: asyncpg.Pool, *, settle: bool = True
@@ -755,10 +841,14 @@ class ReplayEngine:
             return []
         cursors: list[tuple[int, int]] = []
         for target in targets:
-            row = await target.pool.fetchrow("SELECT tx_id::text AS tx_id, position FROM replay_progress")
+            row = await target.pool.fetchrow(_CURSOR)
             if row is None:  # pragma: no cover  created with its single row
                 raise RuntimeError("replay_progress row missing")
             cursors.append((int(row["tx_id"]), int(row["position"])))
+            # The log is read gap-free from its start, and this reading is the schema's only
+            # writer (``_exclusive``): each stream's checkpoint is where the earlier batches of
+            # this reading left it. A resumed or caught-up schema reads its checkpoints instead.
+            target.fresh = bool(row["fresh"])
         reading = _LogReading(
             targets,
             events,

@@ -81,7 +81,7 @@ the actor rows' versions, so ``--movie`` leaves it alone (a full ``replay`` rebu
 
 _EVENT_COLUMNS = """
 position, tx_id::text AS tx_text, id, stream_id, stream_version, event_type, schema_version,
-event_data, event_data::text AS event_text, occurred_at, correlation_id, causation_id, user_id, user_role,
+event_data::text AS event_text, occurred_at, correlation_id, causation_id, user_id, user_role,
 host(client_addr) AS client_addr
 """
 

@@ -127,6 +127,9 @@ class Projection:
         return type(event) in self.handlers
 
 
+_CHECKPOINT_COLUMNS = ("projection", "stream_id", "stream_version", "position")
+
+
 class _PoisonError(Exception):
     """Internal: an apply failed for a reason retrying will not fix."""
 
@@ -142,6 +145,8 @@ class _BatchState:
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
     group: list[DomainEvent] = field(default_factory=list)
     """Events to apply, in delivery order, not written yet (fast path)."""
+    new_streams: frozenset[UUID] = frozenset()
+    """Streams known to have no checkpoint row yet (a ``fresh`` batch's streams starting at 1)."""
 
 
 class ProjectionRunner:
@@ -150,18 +155,30 @@ class ProjectionRunner:
     def __init__(self, pool: asyncpg.Pool, projection: Projection) -> None:
         self._pool = pool
         self.projection = projection
+        self._dead_lettered = False
+        """Whether this runner has written a dead letter (a ``fresh`` batch then reads them)."""
 
-    async def handle_batch(self, deliveries: Sequence[Delivery], *, settle: bool = True) -> BatchOutcome:
+    async def handle_batch(
+        self, deliveries: Sequence[Delivery], *, settle: bool = True, fresh: bool = False
+    ) -> BatchOutcome:
         """Apply a batch in one transaction; fall back to one savepoint per event on a poison event.
 
         ``settle=False`` (a batch of a backlog, more to come): the projection's ``after_batch``
         work is only marked, if it has a :class:`Deferral`; :meth:`settle`, or the next batch
         handled with ``settle=True``, does it.
+
+        ``fresh=True``: the caller vouches that the read model held no checkpoint and no dead
+        letter when this runner's first batch began, that only this runner's own batches have
+        written it since, and that each stream's events come in gap-free version order across
+        those batches (a rebuild reading the log from its start into a new schema). Every
+        stream's checkpoint is then the version before its first event in the batch, and no
+        stream is parked unless this runner dead-lettered something: the per-batch read of the
+        checkpoints is skipped (written as usual, in the batch's transaction).
         """
         try:
-            return await self._run(deliveries, careful=False, settle=settle)
+            return await self._run(deliveries, careful=False, settle=settle, fresh=fresh)
         except _PoisonError:
-            return await self._run(deliveries, careful=True, settle=settle)
+            return await self._run(deliveries, careful=True, settle=settle, fresh=fresh)
 
     async def settle(self) -> None:
         """Do the ``after_batch`` work the deferred batches left, in a transaction of its own."""
@@ -171,12 +188,29 @@ class ProjectionRunner:
         async with self._pool.acquire() as conn, conn.transaction():
             await deferral.settle(conn)
 
-    async def _run(self, deliveries: Sequence[Delivery], *, careful: bool, settle: bool) -> BatchOutcome:
+    async def _run(
+        self, deliveries: Sequence[Delivery], *, careful: bool, settle: bool, fresh: bool
+    ) -> BatchOutcome:
         name = self.projection.name
-        stream_ids = list({d.recorded.event.stream_id for d in deliveries if d.recorded})
         async with self._pool.acquire() as conn, conn.transaction():
             versions: dict[UUID, int] = {}
             parked: dict[UUID, int] = {}
+            if fresh and not self._dead_lettered:
+                # What the read below would return (see handle_batch), without the round trip
+                # and its array of stream ids: 3-4 % of a rebuild's client and server time.
+                for d in deliveries:
+                    if d.recorded is not None:
+                        event = d.recorded.event
+                        if event.stream_id not in versions:
+                            versions[event.stream_id] = event.stream_version - 1
+                state = _BatchState(
+                    versions=versions,
+                    parked=parked,
+                    careful=careful,
+                    new_streams=frozenset(sid for sid, v in versions.items() if v == 0),
+                )
+                return await self._write(conn, deliveries, state, settle=settle)
+            stream_ids = list({d.recorded.event.stream_id for d in deliveries if d.recorded})
             # One round trip for both: the stream checkpoints and the parked streams. One index
             # probe per stream (LATERAL ... LIMIT 1): with ``stream_id = ANY(...)`` a plan made
             # while the table was small (a new shadow, a new projector) filtered every row of
@@ -194,29 +228,46 @@ class ProjectionRunner:
             ):
                 (parked if r["dead"] else versions)[r["stream_id"]] = r["n"]
             state = _BatchState(versions=versions, parked=parked, careful=careful)
-            if careful:
-                for d in deliveries:
-                    await self._one(conn, d, state)
-            else:
-                await self._queue(conn, deliveries, state)
-            await self._flush(conn, state)
-            outcome, touched = state.outcome, state.touched
-            if outcome.applied_events:
-                await self._after_batch(conn, outcome.applied_events, settle=settle)
-            if touched:
-                await conn.execute(
-                    "INSERT INTO projection_stream_versions "
-                    "(projection, stream_id, stream_version, position) "
-                    "SELECT $1, u.s, u.v, u.p FROM unnest($2::uuid[], $3::int[], $4::bigint[]) "
-                    "AS u(s, v, p) "
-                    "ON CONFLICT (projection, stream_id) DO UPDATE "
-                    "SET stream_version = EXCLUDED.stream_version, position = EXCLUDED.position",
-                    name,
-                    list(touched),
-                    [v for v, _ in touched.values()],
-                    [p for _, p in touched.values()],
+            return await self._write(conn, deliveries, state, settle=settle)
+
+    async def _write(
+        self, conn: asyncpg.Connection, deliveries: Sequence[Delivery], state: _BatchState, *, settle: bool
+    ) -> BatchOutcome:
+        """Apply ``deliveries`` from the checkpoints of ``state``, then write checkpoints and offsets."""
+        name = self.projection.name
+        if state.careful:
+            for d in deliveries:
+                await self._one(conn, d, state)
+        else:
+            await self._queue(conn, deliveries, state)
+        await self._flush(conn, state)
+        outcome, touched = state.outcome, state.touched
+        if outcome.applied_events:
+            await self._after_batch(conn, outcome.applied_events, settle=settle)
+        if state.new_streams:
+            # Rows that cannot exist yet: inserted by binary COPY, the cheapest way in for the
+            # client (no parameter arrays to build and encode) and the server (no upsert).
+            new = [sid for sid in touched if sid in state.new_streams]
+            if new:
+                await conn.copy_records_to_table(
+                    "projection_stream_versions",
+                    records=[(name, sid, *touched.pop(sid)) for sid in new],
+                    columns=_CHECKPOINT_COLUMNS,
                 )
-            await self._save_offsets(conn, deliveries)
+        if touched:
+            await conn.execute(
+                "INSERT INTO projection_stream_versions "
+                "(projection, stream_id, stream_version, position) "
+                "SELECT $1, u.s, u.v, u.p FROM unnest($2::uuid[], $3::int[], $4::bigint[]) "
+                "AS u(s, v, p) "
+                "ON CONFLICT (projection, stream_id) DO UPDATE "
+                "SET stream_version = EXCLUDED.stream_version, position = EXCLUDED.position",
+                name,
+                list(touched),
+                [v for v, _ in touched.values()],
+                [p for _, p in touched.values()],
+            )
+        await self._save_offsets(conn, deliveries)
         return outcome
 
     async def _after_batch(
@@ -336,6 +387,7 @@ class ProjectionRunner:
         *,
         resolved: bool = False,
     ) -> int:
+        self._dead_lettered = True  # even if this transaction is rolled back: only a read more
         event = d.recorded.event if d.recorded else None
         row_id = await conn.fetchval(
             "INSERT INTO projection_dead_letters (projection, stream_id, stream_version, position, "

@@ -43,10 +43,12 @@ class RecordingRunner(ProjectionRunner):
         self.outcomes: list[BatchOutcome] = []
         self.settles: list[bool] = []
 
-    async def handle_batch(self, deliveries: Sequence[Delivery], *, settle: bool = True) -> BatchOutcome:
+    async def handle_batch(
+        self, deliveries: Sequence[Delivery], *, settle: bool = True, fresh: bool = False
+    ) -> BatchOutcome:
         """Handle the batch as the runner does, recording its ``settle`` flag and outcome."""
         self.settles.append(settle)
-        outcome = await super().handle_batch(deliveries, settle=settle)
+        outcome = await super().handle_batch(deliveries, settle=settle, fresh=fresh)
         self.outcomes.append(outcome)
         return outcome
 

@@ -11,8 +11,7 @@ import pytest
 from events.base import RecordedEvent
 from events.registry import EventRegistry
 from infra.bootstrap import System
-from infra.pg_event_store import recorded_from_row
-from infra.replay import ReplayEngine, compare_schemas
+from infra.replay import ReplayEngine, compare_schemas, recorded_from_log
 from infra.services import ALL_SERVICES, build_registry, topic_by_stream_type
 from projections.runner import BatchOutcome, Delivery, ProjectionRunner
 from tests.integration.test_replay import _diff_with_old, _engine, _scenario, fx_system
@@ -111,11 +110,13 @@ async def test_services_rebuilt_together_decode_each_log_row_once(
     await _scenario(system)
     decoded: list[int] = []
 
-    def counting(row: asyncpg.Record | dict[str, Any], registry: EventRegistry) -> RecordedEvent:
+    def counting(
+        row: asyncpg.Record, payload: dict[str, Any], registry: EventRegistry, metadata: dict[Any, Any]
+    ) -> RecordedEvent:
         decoded.append(row["position"])
-        return recorded_from_row(row, registry)
+        return recorded_from_log(row, payload, registry, metadata)
 
-    monkeypatch.setattr("infra.replay.recorded_from_row", counting)
+    monkeypatch.setattr("infra.replay.recorded_from_log", counting)
 
     reports = await _engine(system, batch_size=7).rebuild_many(SPECS)
 
@@ -169,13 +170,13 @@ async def test_a_service_failing_stops_the_run_and_a_rerun_resumes_every_service
     calls = {"users": 0}
 
     async def failing(
-        self: ProjectionRunner, deliveries: Sequence[Delivery], *, settle: bool = True
+        self: ProjectionRunner, deliveries: Sequence[Delivery], *, settle: bool = True, fresh: bool = False
     ) -> BatchOutcome:
         if self.projection.name == "users":
             calls["users"] += 1
             if calls["users"] == 1:
                 raise ConnectionError("user database went away")
-        return await original(self, deliveries, settle=settle)
+        return await original(self, deliveries, settle=settle, fresh=fresh)
 
     monkeypatch.setattr(ProjectionRunner, "handle_batch", failing)
     with pytest.raises(ConnectionError):

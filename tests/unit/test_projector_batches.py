@@ -32,7 +32,13 @@ class _Runner(ProjectionRunner):
         super().__init__(UNUSED, Projection(name=name, handlers={}))
         self.flight = flight
 
-    async def handle_batch(self, deliveries: Sequence[Delivery], *, settle: bool = True) -> BatchOutcome:  # noqa: ARG002
+    async def handle_batch(
+        self,
+        deliveries: Sequence[Delivery],  # noqa: ARG002  only the overlap of calls is recorded
+        *,
+        settle: bool = True,  # noqa: ARG002
+        fresh: bool = False,  # noqa: ARG002
+    ) -> BatchOutcome:
         self.flight.now += 1
         self.flight.most = max(self.flight.most, self.flight.now)
         await asyncio.sleep(0.01)

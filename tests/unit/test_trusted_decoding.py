@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from events.base import DomainEvent, EventMetadata
+from events.registry import EventRegistry
 from events.saga import CommandSpec, PlannedStep
 from events.scene import SceneCreated
 from infra.cloudevents import decode_event, event_headers
@@ -166,3 +167,43 @@ def test_a_record_is_decoded_from_its_opened_value_and_keeps_its_sealed_one() ->
     assert delivery.recorded is not None
     assert delivery.recorded.event.description == "別"  # type: ignore[attr-defined]
     assert delivery.value == record.value  # the sealed value is what a dead letter keeps
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.event_type)
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+)
+@given(data=st.data())
+def test_loading_an_owned_payload_gives_exactly_what_load_gives(
+    cls: type[DomainEvent], data: st.DataObject
+) -> None:
+    stored = _stored(data.draw(_events(cls)))
+    for registry in (REGISTRY, TRUSTED):
+        loaded = registry.load(**stored)
+        owned = registry.load_owned(**{**stored, "payload": dict(stored["payload"])})
+        assert owned == loaded
+        assert _shape(owned) == _shape(loaded)
+
+
+def test_loading_an_owned_payload_of_an_old_version_upcasts_it() -> None:
+    calls: list[int] = []
+
+    def upcast(payload: dict[str, Any]) -> dict[str, Any]:
+        calls.append(1)
+        return {**payload, "description": "upcast"}
+
+    old = EventRegistry(REGISTRY.classes(), {(SceneCreated.event_type, 0): upcast}, trusted=True)
+    stored = {**_stored(_scene()), "schema_version": 0}
+    event = old.load_owned(**{**stored, "payload": dict(stored["payload"])})
+    assert isinstance(event, SceneCreated)
+    assert event.description == "upcast"
+    assert calls == [1]
+
+
+def test_recorded_keeps_the_metadata_model_it_is_given() -> None:
+    meta = TRUSTED.metadata({"correlation_id": str(uuid4()), "user_role": "admin"})
+    event = TRUSTED.load(**_stored(_scene()))
+    for registry in (REGISTRY, TRUSTED):
+        shared = registry.recorded(event, 3, meta)
+        assert shared.metadata is meta
+        assert shared == registry.recorded(event, 3, meta.model_dump())
