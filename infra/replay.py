@@ -161,6 +161,7 @@ READ_ONLY_BTREE_INDEXES: tuple[str, ...] = (
     "idx_scene_dialogues_actor",
     "idx_scene_dialogues_memorable",
     "idx_scene_dialogues_page_order",
+    "idx_scene_dialogues_page_order_long",
 )
 """B-tree indexes of the bulk tables that no apply function's statement reads (only the read
 API, and the figures' recomputes, which a build runs after restoring them): deferred like the
