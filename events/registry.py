@@ -95,6 +95,20 @@ def _built(cls: type[M], values: dict[str, Any], extra: dict[str, Any] | None, f
 _RECORDED_FIELDS = frozenset(RecordedEvent.model_fields)
 
 
+def _set_envelope(
+    data: dict[str, Any],
+    event_id: UUID | str,
+    stream_id: UUID | str,
+    stream_version: int,
+    occurred_at: object,
+) -> None:
+    """Set a stored event's envelope (its columns in the log) over its payload's keys."""
+    data["event_id"] = event_id
+    data["stream_id"] = stream_id
+    data["stream_version"] = stream_version
+    data["occurred_at"] = occurred_at
+
+
 class EventRegistry:
     """Event classes by type name, and upcasters from each old version to the next.
 
@@ -166,10 +180,7 @@ class EventRegistry:
         cls = self.event_class(event_type)
         # One copy (the caller's payload is left as it was), the envelope's keys set over it.
         data = self.upcast(event_type, schema_version, dict(payload))
-        data["event_id"] = event_id
-        data["stream_id"] = stream_id
-        data["stream_version"] = stream_version
-        data["occurred_at"] = occurred_at
+        _set_envelope(data, event_id, stream_id, stream_version, occurred_at)
         if self.is_trusted:
             return trusted_validate(cls, data)
         return cls.model_validate(data)
@@ -206,10 +217,7 @@ class EventRegistry:
                 occurred_at=occurred_at,
             )
         cls, validator = direct
-        payload["event_id"] = event_id
-        payload["stream_id"] = stream_id
-        payload["stream_version"] = stream_version
-        payload["occurred_at"] = occurred_at
+        _set_envelope(payload, event_id, stream_id, stream_version, occurred_at)
         values, extra, fields_set = validator.validate_python(payload)
         return _built(cls, values, extra, fields_set)
 

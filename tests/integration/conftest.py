@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
@@ -21,6 +22,12 @@ async def fx_system(settings: Settings) -> AsyncIterator[System]:
     system = await open_system(settings)
     yield system
     await system.close()
+
+
+@pytest.fixture(name="db", scope="module")
+def fx_db(system: System) -> asyncpg.Pool:
+    """The Scene service database of the module's ``system``, for tests that write rows straight in."""
+    return system.scene_pool
 
 
 @pytest.fixture(name="live", scope="session")

@@ -17,7 +17,7 @@ from infra.bootstrap import System
 from read_models.text_search import WIDEN_FACTOR, SearchStrategy, TextSearchQueries
 from tests.acting import AS_SYSTEM
 from tests.conftest import eventually
-from tests.integration.test_text_search_strategies import insert_scene
+from tests.integration.scene_rows import insert_scene
 
 pytestmark = pytest.mark.integration
 

@@ -12,26 +12,13 @@ import pytest
 from infra.auth import ANONYMOUS, Identity
 from infra.bootstrap import System
 from read_models.text_search import SearchStrategy, TextSearchQueries
-from tests.integration.test_text_search_strategies import insert_scene
+from tests.integration.scene_rows import cached_movie, insert_scene
 
 pytestmark = pytest.mark.integration
 
 STRATEGIES: tuple[SearchStrategy, ...] = get_args(SearchStrategy)
 COVERED_BYTES = 2000
 """The covering index's bound on a line's four texts, in bytes (0018)."""
-
-
-@pytest.fixture(name="db", scope="module")
-def fx_db(system: System) -> asyncpg.Pool:
-    return system.scene_pool
-
-
-async def _movie(db: asyncpg.Pool, *, public: bool = True) -> UUID:
-    movie = uuid4()
-    await db.execute(
-        "INSERT INTO external_movies_cache (id, title, is_public) VALUES ($1, 'm', $2)", movie, public
-    )
-    return movie
 
 
 async def _line(
@@ -90,7 +77,7 @@ async def test_long_and_short_lines_come_merged_in_page_order(
     db: asyncpg.Pool, system: System, strategy: SearchStrategy, who: Identity | None
 ) -> None:
     marker = uuid4().hex
-    movie = await _movie(db)
+    movie = await cached_movie(db)
     scenes = [await insert_scene(db, movie, start) for start in (10, 20, 30, 40)]
     expected = [
         await _line(db, scenes[0], f"短い {marker}"),
@@ -106,7 +93,7 @@ async def test_long_and_short_lines_come_merged_in_page_order(
 async def test_lines_either_side_of_the_byte_bound_are_each_walked_once(db: asyncpg.Pool) -> None:
     # Lower-case ASCII is its own normal form (no stored copy); upper case stores a lower-case one.
     marker = uuid4().hex
-    movie = await _movie(db)
+    movie = await cached_movie(db)
     scene = await insert_scene(db, movie, 10)
     texts = [
         marker.ljust(COVERED_BYTES, "a"),
@@ -120,7 +107,7 @@ async def test_lines_either_side_of_the_byte_bound_are_each_walked_once(db: asyn
 
 async def test_a_line_far_over_a_btree_entry_is_stored_and_walked(db: asyncpg.Pool, system: System) -> None:
     marker = uuid4().hex
-    movie = await _movie(db)
+    movie = await cached_movie(db)
     line = await _line(db, await insert_scene(db, movie, 10), _long(marker, 9_900, seed=3))
     assert await _page(system, marker, "walk", None, movie_id=movie) == [line]
 
@@ -129,7 +116,7 @@ async def test_the_walk_skips_private_movies_lines_for_viewers_long_or_short(
     db: asyncpg.Pool, system: System
 ) -> None:
     marker = uuid4().hex
-    public, private = await _movie(db), await _movie(db, public=False)
+    public, private = await cached_movie(db), await cached_movie(db, public=False)
     hidden = [
         await _line(db, await insert_scene(db, private, 10), f"秘密 {marker}"),
         await _line(db, await insert_scene(db, private, 20), _long(marker, 1_000, seed=4)),
@@ -148,7 +135,7 @@ async def test_a_professional_gets_no_line_of_a_hidden_scene_from_the_walk(
 ) -> None:
     # Professionals' candidates include every movie (no public_only): the policies alone hide.
     marker, professional = uuid4().hex, Identity(user_id=uuid4(), role="professional")
-    private = await _movie(db, public=False)
+    private = await cached_movie(db, public=False)
     own, other = await insert_scene(db, private, 10), await insert_scene(db, private, 20)
     await db.execute("UPDATE scenes SET created_by = $1 WHERE id = $2", professional.user_id, own)
     await db.execute("UPDATE scenes SET created_by = $1 WHERE id = $2", uuid4(), other)

@@ -45,11 +45,6 @@ async def fx_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture(name="db", scope="module")
-def fx_db(system: System) -> asyncpg.Pool:
-    return system.scene_pool
-
-
 async def _movie(db: asyncpg.Pool, *, cached: bool = True) -> UUID:
     movie = uuid4()
     if cached:

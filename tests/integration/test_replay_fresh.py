@@ -40,21 +40,28 @@ async def _checkpoints(conn: asyncpg.Connection, schema: str) -> list[tuple[obje
     return [tuple(r) for r in rows]
 
 
-async def test_a_fresh_build_writes_the_read_model_and_checkpoints_of_a_checked_build(
-    system: System, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    await _scenario(system)
-    engine = ReplayEngine(system.settings, build_registry(), batch_size=7)
-    fresh_flags: list[bool] = []
+def _record_fresh_flags(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record the ``fresh`` flag of every batch the runners are handed (and still handle them)."""
+    flags: list[bool] = []
     original = ProjectionRunner.handle_batch
 
     async def recording(
         self: ProjectionRunner, deliveries: Sequence[Delivery], *, settle: bool = True, fresh: bool = False
     ) -> BatchOutcome:
-        fresh_flags.append(fresh)
+        flags.append(fresh)
         return await original(self, deliveries, settle=settle, fresh=fresh)
 
     monkeypatch.setattr(ProjectionRunner, "handle_batch", recording)
+    return flags
+
+
+async def test_a_fresh_build_writes_the_read_model_and_checkpoints_of_a_checked_build(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _scenario(system)
+    engine = ReplayEngine(system.settings, build_registry(), batch_size=7)
+    original = ProjectionRunner.handle_batch
+    fresh_flags = _record_fresh_flags(monkeypatch)
     for spec in SPECS:
         await engine.build_only(spec, "public_fresh")
     assert fresh_flags
@@ -90,16 +97,7 @@ async def test_a_resumed_build_is_not_fresh(system: System, monkeypatch: pytest.
     engine = ReplayEngine(system.settings, build_registry(), batch_size=7)
     scene = SPECS[0]
     await engine.build_only(scene, "public_resumed")  # to the head: checkpoints written
-    fresh_flags: list[bool] = []
-    original = ProjectionRunner.handle_batch
-
-    async def recording(
-        self: ProjectionRunner, deliveries: Sequence[Delivery], *, settle: bool = True, fresh: bool = False
-    ) -> BatchOutcome:
-        fresh_flags.append(fresh)
-        return await original(self, deliveries, settle=settle, fresh=fresh)
-
-    monkeypatch.setattr(ProjectionRunner, "handle_batch", recording)
+    fresh_flags = _record_fresh_flags(monkeypatch)
     conn = await asyncpg.connect(system.settings.dsn_for(scene.name))
     try:
         # As if the first run had committed a batch and died before moving its cursor.

@@ -33,11 +33,6 @@ ROLES = {
 }
 
 
-@pytest.fixture(name="db")
-def fx_db(system: System) -> asyncpg.Pool:
-    return system.scene_pool
-
-
 @pytest.fixture(name="queries")
 def fx_queries(system: System) -> SceneSearchQueries:
     return SceneSearchQueries(system.engines["scene"])

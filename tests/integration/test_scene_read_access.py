@@ -42,11 +42,6 @@ async def fx_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture(name="db", scope="module")
-def fx_db(system: System) -> asyncpg.Pool:
-    return system.scene_pool
-
-
 def _as(role: UserRole, user: UUID | None = None) -> dict[str, str]:
     return bearer_headers(user or uuid4(), role)
 

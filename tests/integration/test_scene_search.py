@@ -26,11 +26,6 @@ async def fx_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture(name="db")
-def fx_db(system: System) -> asyncpg.Pool:
-    return system.scene_pool
-
-
 async def _movie(db: asyncpg.Pool, title: str = "君の名は。", *, cached: bool = True) -> UUID:
     movie = uuid4()
     if cached:

@@ -14,37 +14,11 @@ from hypothesis import strategies as st
 from infra.auth import ANONYMOUS
 from infra.bootstrap import System
 from read_models.text_search import SearchStrategy, TextSearchQueries, matches
+from tests.integration.scene_rows import cached_movie, insert_scene
 
 pytestmark = pytest.mark.integration
 
 STRATEGIES: tuple[SearchStrategy, ...] = get_args(SearchStrategy)
-
-
-@pytest.fixture(name="db", scope="module")
-def fx_db(system: System) -> asyncpg.Pool:
-    return system.scene_pool
-
-
-async def _movie(db: asyncpg.Pool, *, public: bool = True) -> UUID:
-    movie = uuid4()
-    await db.execute(
-        "INSERT INTO external_movies_cache (id, title, is_public) VALUES ($1, 'm', $2)", movie, public
-    )
-    return movie
-
-
-async def insert_scene(db: asyncpg.Pool, movie: UUID, start: int) -> UUID:
-    """Insert a one-minute L2 scene of ``movie`` at ``start`` (also used by other search tests)."""
-    scene = uuid4()
-    await db.execute(
-        "INSERT INTO scenes (id, movie_id, start_time_seconds, end_time_seconds,"
-        " level1_classification, level2_classification) VALUES ($1, $2, $3, $4, 'L', 'L2')",
-        scene,
-        movie,
-        start,
-        start + 60,
-    )
-    return scene
 
 
 async def _line(
@@ -69,7 +43,7 @@ async def test_page_follows_movie_scene_start_offset_and_id(
     db: asyncpg.Pool, system: System, strategy: SearchStrategy
 ) -> None:
     # Two scenes with the same start interleave their lines by offset; a line without offset comes last.
-    movie = await _movie(db)
+    movie = await cached_movie(db)
     late, early, twin = [await insert_scene(db, movie, start) for start in (500, 50, 50)]
     lines = [
         (await _line(db, early, "雨だ", offset=3), (50, 3)),
@@ -90,7 +64,7 @@ async def test_walk_and_index_hide_private_movies_alike(
     db: asyncpg.Pool, system: System, strategy: SearchStrategy
 ) -> None:
     marker = uuid4().hex
-    public, private = await _movie(db), await _movie(db, public=False)
+    public, private = await cached_movie(db), await cached_movie(db, public=False)
     shown = await _line(db, await insert_scene(db, public, 10), f"秘密 {marker}")
     await _line(db, await insert_scene(db, private, 10), f"秘密 {marker}")
     hits = await TextSearchQueries(system.engines["scene"]).search_dialogues(
@@ -101,7 +75,7 @@ async def test_walk_and_index_hide_private_movies_alike(
 
 async def test_share_of_a_frequent_term_comes_from_the_statistics(db: asyncpg.Pool) -> None:
     # 鰻 and 鱧 appear in no other test's text: 鰻 is in 3,000 new lines, 鱧 in none.
-    scene = await insert_scene(db, await _movie(db), 10)
+    scene = await insert_scene(db, await cached_movie(db), 10)
     rng = random.Random(3)
     texts = [f"{rng.choice('あいうえお')}鰻{rng.choice('かきくけこ')}" for _ in range(3_000)]
     await db.execute(
@@ -145,7 +119,7 @@ async def test_each_strategy_equals_the_substring_scan(
     db: asyncpg.Pool, system: System, strategy: SearchStrategy, case: tuple[list[str], list[str | None], str]
 ) -> None:
     texts, subtitles, query = case
-    scene = await insert_scene(db, await _movie(db), 10)
+    scene = await insert_scene(db, await cached_movie(db), 10)
     expected = []
     for i, (text, subtitle) in enumerate(zip(texts, subtitles, strict=True)):
         line = await _line(db, scene, text, subtitle=subtitle, offset=i)
