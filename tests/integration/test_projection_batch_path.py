@@ -255,6 +255,14 @@ def _cuts(n: int, rng: random.Random) -> list[tuple[int, int]]:
     return list(pairwise(cuts))
 
 
+ON_A_DATABASE = settings(
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],  # shrinking replays on a database: too slow to help
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+"""Hypothesis settings of the property tests that run their examples on a database."""
+
+
 def scenario_batches(seed: int, steps: int, poisons: int) -> tuple[list[Delivery], list[tuple[int, int]]]:
     """A random scenario's deliveries (some redelivered, ``poisons`` bad events) and the batches' bounds."""
     rng = random.Random(seed)
@@ -353,12 +361,7 @@ async def fx_schemas(settings: Settings) -> AsyncIterator[Schemas]:
                 await engine.drop_schema(service(name), schema)
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],  # shrinking replays on a database: too slow to help
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@settings(ON_A_DATABASE, max_examples=25)
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(10, 120), poisons=st.integers(0, 2))
 async def test_batch_path_builds_the_same_read_models_as_one_by_one(
     settings: Settings,

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.actor import ActorRegistered, FilmographyEntryAdded
@@ -28,6 +28,7 @@ from infra.settings import Settings
 from projections.runner import Delivery, ProjectionRunner
 from projections.scenes import touch_scenes
 from tests.integration.test_projection_batch_path import (
+    ON_A_DATABASE,
     SERVICES,
     Pools,
     Schemas,
@@ -66,12 +67,7 @@ async def _apply_one_by_one(pools: Pools, deliveries: list[Delivery], cuts: list
                     await runner.handle_batch(part)
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],  # shrinking replays on a database: too slow to help
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@settings(ON_A_DATABASE, max_examples=15)
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(10, 120), poisons=st.integers(0, 2))
 async def test_deferred_batches_settled_once_build_the_one_by_one_read_models(
     settings: Settings, schemas: Schemas, seed: int, steps: int, poisons: int
@@ -85,12 +81,7 @@ async def test_deferred_batches_settled_once_build_the_one_by_one_read_models(
 _SCENES = "SELECT id, version, updated_at FROM scenes ORDER BY id"
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@settings(ON_A_DATABASE, max_examples=15)
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(5, 80))
 async def test_touch_scenes_writes_what_the_events_applied_in_order_leave(
     schemas: Schemas, seed: int, steps: int
