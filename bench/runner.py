@@ -10,18 +10,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
-from sqlalchemy import CursorResult, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.replay import bench_replay
@@ -41,13 +40,16 @@ from infra.settings import SERVICE_DATABASES, Settings
 from infra.topics import delete_namespace_topics
 from read_models.overlaps import (
     MOVIE_TIMELINE_SQL,
+    TIMELINES_SQL,
     OverlapPair,
     OverlapQueries,
     PairDensity,
     PairRow,
+    TimelineReader,
     movie_pair_rows,
     page_pair_rows,
     pair_key,
+    read_timelines,
 )
 from read_models.rls import acting
 
@@ -510,24 +512,36 @@ async def _seed_overlapping_scenes(pool: asyncpg.Pool, sizes: Sizes) -> None:
     await pool.execute("VACUUM ANALYZE scenes, external_movies_cache")
 
 
-async def _rows(conn: AsyncConnection, sql: str, params: Mapping[str, object]) -> Sequence[Any]:
-    """Run ``sql`` the way the read API does (SQLAlchemy text, bound parameters); return its rows."""
-    return (await conn.execute(text(sql), params)).all()
+async def _rows(conn: AsyncConnection, sql: str, *params: object) -> Sequence[Any]:
+    """Run ``sql`` (``$n`` parameters) as the read model runs its timeline statements; return its rows.
+
+    That is on the connection's driver, in the transaction ``acting`` began: the baseline pays
+    no more per statement than ours.
+    """
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None or not driver.is_in_transaction():
+        raise RuntimeError("the baseline runs in the transaction acting() began")
+    rows: Sequence[Any] = await driver.fetch(sql, *params)
+    return rows
 
 
 class _StatementLog:
-    """Runs statements on a connection and keeps each one with its parameters (for EXPLAIN later)."""
+    """Wraps the read model's timeline reads and keeps each statement with its parameters (for EXPLAIN)."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-        self.statements: list[tuple[str, Mapping[str, object]]] = []
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, tuple[object, ...]]] = []
 
-    async def execute(self, statement: TextClause, parameters: Mapping[str, object]) -> CursorResult[Any]:
-        self.statements.append((str(statement), parameters))
-        return await self._conn.execute(statement, parameters)
+    async def read(
+        self, conn: AsyncConnection, start: tuple[UUID, int, UUID], movies: int
+    ) -> Sequence[Sequence[Any]]:
+        """Read like ``read_timelines``, keeping the statement."""
+        self.statements.append((TIMELINES_SQL, (*start, movies)))
+        return await read_timelines(conn, start, movies)
 
 
-async def _walk_pages(conn: AsyncConnection, density: PairDensity) -> list[PairRow]:
+async def _walk_pages(
+    conn: AsyncConnection, density: PairDensity, read: TimelineReader = read_timelines
+) -> list[PairRow]:
     """Read every page of the API's all-pairs read, the rows each page's statements and sweep give.
 
     ``density`` plays the API process's estimate (``OverlapQueries`` keeps one for its pages).
@@ -535,18 +549,21 @@ async def _walk_pages(conn: AsyncConnection, density: PairDensity) -> list[PairR
     rows: list[PairRow] = []
     after = None
     while True:
-        page = await page_pair_rows(conn, OVERLAP_PAGE, after, density)
+        page = await page_pair_rows(conn, OVERLAP_PAGE, after, density, read=read)
         rows.extend(page[:OVERLAP_PAGE])
         if len(page) <= OVERLAP_PAGE:
             return rows
         after = pair_key(page[OVERLAP_PAGE - 1])
 
 
-async def _server_ms(conn: AsyncConnection, statements: Sequence[tuple[str, Mapping[str, object]]]) -> float:
-    """Return the server's share: the EXPLAIN ANALYZE execution times of ``statements``, summed."""
+async def _server_ms(conn: AsyncConnection, statements: Sequence[tuple[str, tuple[object, ...]]]) -> float:
+    """Return the server's share: the EXPLAIN ANALYZE execution times of ``statements``, summed.
+
+    The statements take positional parameters (``$n``), as the read model runs them.
+    """
     total = 0.0
     for sql, params in statements:
-        plan = await conn.execute(text(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}"), params)
+        plan = await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}", params)
         # The engine's dialect decodes json: the plan arrives as a list of one document.
         total += float(plan.scalar_one()[0]["Execution Time"])
     return total
@@ -569,8 +586,9 @@ async def bench_overlaps(base: Settings, sizes: Sizes) -> list[Figure]:
 
     Both run the same way: through the API's engine, in a transaction acting as an anonymous
     caller (the viewer role, under row-level security), timed from execute to pair rows in
-    Python: for ours, the read model's timeline statements and the sweep that makes the pairs
-    (``movie_pair_rows``, ``page_pair_rows``); for the GiST self-join, its rows. The server's
+    Python: for ours, the read model's timeline statements (which it runs on the connection's
+    driver, in the same transaction) and the sweep that makes the pairs (``movie_pair_rows``,
+    ``page_pair_rows``); for the GiST self-join, its rows through SQLAlchemy. The server's
     share (EXPLAIN ANALYZE of the statements ours ran) and the read functions as a whole (their
     own transaction and role switch, pydantic views) are measured too, for the note.
     """
@@ -581,22 +599,21 @@ async def bench_overlaps(base: Settings, sizes: Sizes) -> list[Figure]:
             await _seed_overlapping_scenes(pool, sizes)
             movie = await pool.fetchval("SELECT movie_id FROM scenes LIMIT 1")
             scenes = int(await pool.fetchval("SELECT count(*) FROM scenes"))
-            one = {"movie_id": movie}
             async with acting(engine, ANONYMOUS, isolation="REPEATABLE READ") as conn:
                 ours_one, one_rows = await _timed(lambda: movie_pair_rows(conn, movie), runs=25)
                 density = PairDensity()
                 ours_all, all_rows = await _timed(lambda: _walk_pages(conn, density))
-                walked = _StatementLog(conn)
-                await _walk_pages(cast("AsyncConnection", walked), density)
-                server_one, _ = await _timed(lambda: _server_ms(conn, [(MOVIE_TIMELINE_SQL, one)]), runs=25)
+                walked = _StatementLog()
+                await _walk_pages(conn, density, walked.read)
+                server_one, _ = await _timed(
+                    lambda: _server_ms(conn, [(MOVIE_TIMELINE_SQL, (movie,))]), runs=25
+                )
                 server_all, _ = await _timed(lambda: _server_ms(conn, walked.statements), runs=3)
-                gist_where = "WHERE s1.movie_id = :movie_id"
+                gist_where = "WHERE s1.movie_id = $1"
                 gist_one, gist_one_rows = await _timed(
-                    lambda: _rows(conn, OVERLAP_GIST.format(where=gist_where), one), runs=25
+                    lambda: _rows(conn, OVERLAP_GIST.format(where=gist_where), movie), runs=25
                 )
-                gist_all, gist_rows = await _timed(
-                    lambda: _rows(conn, OVERLAP_GIST.format(where=""), {}), runs=3
-                )
+                gist_all, gist_rows = await _timed(lambda: _rows(conn, OVERLAP_GIST.format(where="")), runs=3)
             queries = OverlapQueries(engine)
             fn_one, _ = await _timed(lambda: queries.movie_pairs(movie, identity=ANONYMOUS), runs=25)
             fn_all, api_pairs = await _timed(lambda: _walk_read_function(queries))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -11,14 +11,13 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import CursorResult, TextClause
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.api import create_app
 from infra.auth import ANONYMOUS, bearer_headers
 from infra.bootstrap import System
-from read_models.overlaps import PairDensity, encode_pair_cursor, page_pair_rows, pair_key
-from read_models.rls import acting
+from read_models.overlaps import PairDensity, encode_pair_cursor, page_pair_rows, pair_key, read_timelines
+from read_models.rls import acting, reading
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +44,14 @@ async def fx_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _movie(db: asyncpg.Pool, *, cached: bool = True) -> UUID:
+async def _movie(db: asyncpg.Pool, *, cached: bool = True, public: bool = True) -> UUID:
     movie = uuid4()
     if cached:
-        await db.execute("INSERT INTO external_movies_cache (id, title) VALUES ($1, 'ほしのこえ')", movie)
+        await db.execute(
+            "INSERT INTO external_movies_cache (id, title, is_public) VALUES ($1, 'ほしのこえ', $2)",
+            movie,
+            public,
+        )
     return movie
 
 
@@ -177,6 +180,17 @@ async def test_all_movies_keyset_pages_give_every_pair_once(
     assert _pairs(found) == expected
 
 
+async def test_a_viewer_pages_through_the_pairs_of_public_movies_only(
+    db: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    public, private = await _movie(db), await _movie(db, public=False)
+    for movie in (public, private):
+        await _scene(db, movie, 0, 100)
+        await _scene(db, movie, 50, 150)
+    found = await _all_pairs(api, {public, private})
+    assert {UUID(i["movie_id"]) for i in found} == {public}
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"after": "garbage"}, "after")],
@@ -227,16 +241,17 @@ async def test_overlap_endpoints_equal_the_range_overlap_ground_truth(
     assert overlapping == {scene for pair in truth for scene in pair}
 
 
-class _CountingConnection:
-    """Runs statements on a connection and counts them."""
+class _CountingReads:
+    """Reads timelines like the read model and counts the statements."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self) -> None:
         self.statements = 0
 
-    async def execute(self, statement: TextClause, parameters: dict[str, object]) -> CursorResult[Any]:
+    async def read(
+        self, conn: AsyncConnection, start: tuple[UUID, int, UUID], movies: int
+    ) -> Sequence[Sequence[Any]]:
         self.statements += 1
-        return await self._conn.execute(statement, parameters)
+        return await read_timelines(conn, start, movies)
 
 
 async def test_a_page_read_in_several_movie_chunks_gives_every_pair_once(
@@ -251,11 +266,38 @@ async def test_a_page_read_in_several_movie_chunks_gives_every_pair_once(
     # a new estimate reads 16 movies first, so these 40 alone take several chunks.
     before = UUID(int=min(movies).int - 1)
     async with acting(system.engines["scene"], ANONYMOUS, isolation="REPEATABLE READ") as conn:
-        counting = _CountingConnection(conn)
+        counting = _CountingReads()
         after = (before, 86_400, before, 86_400, before)
-        rows = await page_pair_rows(cast("AsyncConnection", counting), 100_000, after, PairDensity())
+        rows = await page_pair_rows(conn, 100_000, after, PairDensity(), read=counting.read)
     mine = [r for r in rows if r[0] in set(movies)]
     assert counting.statements > 1
     assert len(mine) == len(expected) == 120
     assert {frozenset((r[1], r[4])) for r in mine} == expected
     assert rows == sorted(rows, key=pair_key)
+
+
+async def test_the_chunks_of_a_page_read_one_snapshot(db: asyncpg.Pool, system: System) -> None:
+    movies = sorted([await _movie(db) for _ in range(40)])
+    for movie in movies:
+        for start in (0, 10, 20):
+            await _scene(db, movie, start, 35)
+    late: list[UUID] = []
+
+    async def read_then_add_a_scene(
+        conn: AsyncConnection, start: tuple[UUID, int, UUID], chunk: int
+    ) -> Sequence[Sequence[Any]]:
+        timelines = await read_timelines(conn, start, chunk)
+        if not late:
+            # Committed after the first chunk, in a movie a later chunk reads: not in the snapshot.
+            late.append(await _scene(db, movies[-1], 5, 30))
+        return timelines
+
+    before = UUID(int=movies[0].int - 1)
+    # As the owner (no identity): nothing has begun the transaction before the first chunk.
+    async with reading(system.engines["scene"], None, isolation="REPEATABLE READ") as conn:
+        after = (before, 86_400, before, 86_400, before)
+        rows = await page_pair_rows(conn, 100_000, after, PairDensity(), read=read_then_add_a_scene)
+    mine = [r for r in rows if r[0] in set(movies)]
+    assert late
+    assert len(mine) == 120
+    assert all(late[0] not in (r[1], r[4]) for r in mine)
