@@ -139,9 +139,18 @@ async def _details_edited(conn: asyncpg.Connection, e: SceneDetailsEdited) -> No
     await conn.execute(_EDIT_DETAILS, *_details_args(e))
 
 
+# The cast and lines go explicitly: a rebuild's fresh shadow reads the log without their foreign
+# keys (scene_service 0019). ON DELETE CASCADE still takes the group memberships along, and
+# clears the children's parent_scene_id.
+_DELETE = (
+    "WITH cast_rows AS (DELETE FROM scene_actors WHERE scene_id = ANY($1::uuid[])), "
+    "lines AS (DELETE FROM scene_dialogues WHERE scene_id = ANY($1::uuid[])) "
+    "DELETE FROM scenes WHERE id = ANY($1::uuid[])"
+)
+
+
 async def _deleted(conn: asyncpg.Connection, e: SceneDeleted) -> None:
-    # ON DELETE CASCADE takes the scene's cast, dialogue lines and group memberships along.
-    await conn.execute("DELETE FROM scenes WHERE id = $1", e.stream_id)
+    await conn.execute(_DELETE, [e.stream_id])
 
 
 async def _touch(conn: asyncpg.Connection, e: SceneEvent) -> None:
@@ -154,17 +163,24 @@ async def _touch(conn: asyncpg.Connection, e: SceneEvent) -> None:
     )
 
 
-_UPSERT_ACTOR = (
+# One statement for one entry or many (arguments: one array per column). The scene is looked up
+# here, not left to the foreign key alone: a rebuild's fresh shadow reads the log without it
+# (scene_service 0019), and a missing scene raises the constraint's own error either way.
+_UPSERT_ACTORS = (
     "INSERT INTO scene_actors (id, scene_id, actor_id, character_name, role_type, "
-    "screen_time_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+    "screen_time_seconds, created_at) "
+    "SELECT u.id, CASE WHEN s.id IS NULL THEN scene_child_orphaned('scene_actors', u.scene_id) "
+    "ELSE u.scene_id END, u.actor_id, u.character_name, u.role_type, u.screen_time_seconds, u.at "
+    "FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[], "
+    "$7::timestamptz[]) AS u(id, scene_id, actor_id, character_name, role_type, screen_time_seconds, at) "
+    "LEFT JOIN scenes s ON s.id = u.scene_id "
     "ON CONFLICT (scene_id, actor_id) DO UPDATE SET character_name = EXCLUDED.character_name, "
     "role_type = EXCLUDED.role_type, screen_time_seconds = EXCLUDED.screen_time_seconds"
 )
 
 
-async def _actor_added(conn: asyncpg.Connection, e: SceneActorAdded) -> None:
-    await conn.execute(
-        _UPSERT_ACTOR,
+def _actor_args(e: SceneActorAdded) -> tuple[Any, ...]:
+    return (
         e.event_id,
         e.stream_id,
         e.actor_id,
@@ -173,6 +189,10 @@ async def _actor_added(conn: asyncpg.Connection, e: SceneActorAdded) -> None:
         e.screen_time_seconds,
         e.occurred_at,
     )
+
+
+async def _actor_added(conn: asyncpg.Connection, e: SceneActorAdded) -> None:
+    await conn.execute(_UPSERT_ACTORS, *([v] for v in _actor_args(e)))
     await _touch(conn, e)
 
 
@@ -183,11 +203,25 @@ async def _actor_removed(conn: asyncpg.Connection, e: SceneActorRemoved) -> None
     await _touch(conn, e)
 
 
-_UPSERT_DIALOGUE = """
+# One statement for one line or many (arguments: one array per column). The lines' copy of their
+# scene's movie and start (scene_service 0011) is joined in here, far cheaper than the trigger
+# that fills it row by row, and a missing scene raises the foreign key's own error (0019: a
+# rebuild's fresh shadow reads the log without the constraint).
+_UPSERT_DIALOGUES = """
 INSERT INTO scene_dialogues (
     id, scene_id, actor_id, character_name, dialogue_text, start_time_offset, duration_seconds,
-    is_memorable_quote, dialogue_type, emotional_tone, language, subtitle_text, created_at, updated_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+    is_memorable_quote, dialogue_type, emotional_tone, language, subtitle_text, created_at, updated_at,
+    movie_id, scene_start_time_seconds
+)
+SELECT u.id, CASE WHEN s.id IS NULL THEN scene_child_orphaned('scene_dialogues', u.scene_id)
+    ELSE u.scene_id END, u.actor_id, u.character_name, u.dialogue_text, u.start_time_offset,
+    u.duration_seconds, u.is_memorable_quote, u.dialogue_type, u.emotional_tone, u.language,
+    u.subtitle_text, u.at, u.at, s.movie_id, s.start_time_seconds
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::int[],
+            $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
+    AS u(id, scene_id, actor_id, character_name, dialogue_text, start_time_offset, duration_seconds,
+         is_memorable_quote, dialogue_type, emotional_tone, language, subtitle_text, at)
+LEFT JOIN scenes s ON s.id = u.scene_id
 ON CONFLICT (id) DO UPDATE SET
     actor_id = EXCLUDED.actor_id, character_name = EXCLUDED.character_name,
     dialogue_text = EXCLUDED.dialogue_text, start_time_offset = EXCLUDED.start_time_offset,
@@ -217,7 +251,7 @@ def _dialogue_args(e: DialogueAdded) -> tuple[Any, ...]:
 
 
 async def _dialogue_added(conn: asyncpg.Connection, e: DialogueAdded) -> None:
-    await conn.execute(_UPSERT_DIALOGUE, *_dialogue_args(e))
+    await conn.execute(_UPSERT_DIALOGUES, *([v] for v in _dialogue_args(e)))
     await _touch(conn, e)
 
 
@@ -436,53 +470,25 @@ async def _details_edited_many(conn: asyncpg.Connection, events: Sequence[SceneD
 
 
 async def _deleted_many(conn: asyncpg.Connection, events: Sequence[SceneDeleted]) -> None:
-    await conn.execute("DELETE FROM scenes WHERE id = ANY($1::uuid[])", [e.stream_id for e in events])
+    await conn.execute(_DELETE, [e.stream_id for e in events])
 
 
 async def _actor_added_many(conn: asyncpg.Connection, events: Sequence[SceneActorAdded]) -> None:
-    rows = [
-        (
-            e.event_id,
-            e.stream_id,
-            e.actor_id,
-            e.character_name,
-            e.role_type,
-            e.screen_time_seconds,
-            e.occurred_at,
-        )
-        for e in events
-    ]
+    rows = [_actor_args(e) for e in events]
     if len({(e.stream_id, e.actor_id) for e in events}) < len(events):
-        await conn.executemany(_UPSERT_ACTOR, rows)  # an actor twice: keep the exact sequence
+        # One statement cannot upsert a row twice: keep the exact sequence instead.
+        await conn.executemany(_UPSERT_ACTORS, [[[v] for v in row] for row in rows])
     else:
-        await conn.execute(
-            "INSERT INTO scene_actors (id, scene_id, actor_id, character_name, role_type, "
-            "screen_time_seconds, created_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], "
-            "$4::text[], $5::text[], $6::int[], $7::timestamptz[]) "
-            + _UPSERT_ACTOR[_UPSERT_ACTOR.index("ON CONFLICT") :],
-            *zip(*rows, strict=True),
-        )
+        await conn.execute(_UPSERT_ACTORS, *zip(*rows, strict=True))
 
 
 async def _dialogue_added_many(conn: asyncpg.Connection, events: Sequence[DialogueAdded]) -> None:
     rows = [_dialogue_args(e) for e in events]
     if len({e.dialogue_id for e in events}) < len(events):
-        await conn.executemany(_UPSERT_DIALOGUE, rows)  # a line twice: keep the exact sequence
+        # One statement cannot upsert a row twice: keep the exact sequence instead.
+        await conn.executemany(_UPSERT_DIALOGUES, [[[v] for v in row] for row in rows])
     else:
-        # The lines' copy of their scene's movie and start (scene_service 0011) is joined in here,
-        # far cheaper than the trigger that fills it row by row; a missing scene leaves it NULL
-        # (LEFT JOIN), so the foreign key still rejects the row.
-        await conn.execute(
-            _UPSERT_DIALOGUE.split(") VALUES", maxsplit=1)[0] + ", movie_id, scene_start_time_seconds) "
-            "SELECT u.*, u.at, s.movie_id, s.start_time_seconds FROM unnest($1::uuid[], $2::uuid[], "
-            "$3::uuid[], $4::text[], $5::text[], $6::int[], $7::int[], $8::boolean[], $9::text[], "
-            "$10::text[], $11::text[], $12::text[], $13::timestamptz[]) AS u(id, scene_id, actor_id, "
-            "character_name, dialogue_text, start_time_offset, duration_seconds, is_memorable_quote, "
-            "dialogue_type, emotional_tone, language, subtitle_text, at) "
-            "LEFT JOIN scenes s ON s.id = u.scene_id "
-            + _UPSERT_DIALOGUE[_UPSERT_DIALOGUE.index("ON CONFLICT") :],
-            *zip(*rows, strict=True),
-        )
+        await conn.execute(_UPSERT_DIALOGUES, *zip(*rows, strict=True))
 
 
 async def _nesting_changed_many(
