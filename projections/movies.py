@@ -4,7 +4,8 @@ Scene and review events arrive in any order relative to movie events (other topi
 partitions). So they are recorded in index tables (``movie_scene_index``,
 ``movie_review_ratings``) whether the movie row exists or not, and each apply recomputes the
 statistics of the movies it touched from those tables: a movie row that appears later starts
-from the same recomputation.
+from the same recomputation. The scene count is read from ``movie_scene_counts``, which the
+index's own statement triggers keep (movie_service 0002), rather than counted row by row.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ _TOUCH_MOVIE = "UPDATE movies SET updated_at = $2, version = $3 WHERE id = $1"
 
 _REFRESH_STATISTICS = """
 UPDATE movies AS m SET
-    total_scenes_count = (SELECT count(*) FROM movie_scene_index AS s WHERE s.movie_id = m.id),
+    total_scenes_count = coalesce((SELECT c.scenes FROM movie_scene_counts AS c WHERE c.movie_id = m.id), 0),
     ratings_count = (SELECT count(*) FROM movie_review_ratings AS r WHERE r.movie_id = m.id),
     avg_rating = (SELECT round(avg(r.rating), 2) FROM movie_review_ratings AS r WHERE r.movie_id = m.id)
 WHERE m.id = ANY($1::uuid[])

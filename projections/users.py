@@ -1,8 +1,9 @@
 """The User service's read model: users, profiles, preferences, watch lists and scene interactions.
 
 Consumes ``users.events`` and, for ``watch_lists.total_scenes_count``, the scene lifecycle on
-``scenes.events``. The count is recomputed from ``user_movie_scene_index`` for the movie at
-hand, so it comes out right whichever of a scene and a watch-list entry arrives first.
+``scenes.events``. The count is read for the movie at hand from ``user_movie_scene_counts``,
+which the statement triggers of ``user_movie_scene_index`` keep (user_service 0004), so it
+comes out right whichever of a scene and a watch-list entry arrives first.
 
 Erasure: ``UserErased`` clears every personal column and deletes the user's watch list and
 interactions. An event read after its user was erased carries the erased values of its personal
@@ -47,7 +48,7 @@ from projections.runner import BatchApplyFn
 # key, not one per movie, so that batches touching several movies cannot deadlock.
 _SCENE_COUNT_LOCK = 0x05E7_5CE7_C0DE
 
-_COUNT = "(SELECT count(*) FROM user_movie_scene_index i WHERE i.movie_id = $1)"
+_COUNT = "coalesce((SELECT c.scenes FROM user_movie_scene_counts c WHERE c.movie_id = $1), 0)"
 
 
 async def _lock_scene_counts(conn: asyncpg.Connection) -> None:
@@ -302,11 +303,11 @@ USER_HANDLERS: dict[type[DomainEvent], ApplyFn] = {
 
 
 async def _recount_many(conn: asyncpg.Connection, movie_ids: Sequence[UUID]) -> None:
-    """:func:`_recount` of several movies in one statement (a recount depends only on the index)."""
+    """:func:`_recount` of several movies in one statement (a recount depends only on the counts)."""
     await conn.execute(
         "UPDATE watch_lists w SET total_scenes_count = c.n "
-        "FROM (SELECT m, (SELECT count(*) FROM user_movie_scene_index i WHERE i.movie_id = m) AS n "
-        "      FROM unnest($1::uuid[]) AS m) c "
+        "FROM (SELECT m, coalesce((SELECT k.scenes FROM user_movie_scene_counts k "
+        "      WHERE k.movie_id = m), 0) AS n FROM unnest($1::uuid[]) AS m) c "
         "WHERE w.movie_id = c.m AND w.total_scenes_count IS DISTINCT FROM c.n",
         list(movie_ids),
     )
