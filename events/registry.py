@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaValidator
 
 from events.base import DomainEvent, EventMetadata, RecordedEvent
@@ -58,6 +60,11 @@ def trusted_validator(cls: type[BaseModel]) -> SchemaValidator | None:
     reuse the class's own compiled validator for the model itself, checks included); the model
     is then built from them (:func:`trusted_validate`). ``None`` for a shape this does not cover.
     """
+    return _fields_validator(cls, frozenset())
+
+
+def _fields_validator(cls: type[BaseModel], without: frozenset[str]) -> SchemaValidator | None:
+    """:func:`trusted_validator` of ``cls``'s fields other than ``without``."""
     schema = cls.__pydantic_core_schema__
     wrapper: dict[str, Any] | None = None
     if schema["type"] == "definitions":  # models referring to shared definitions
@@ -67,9 +74,40 @@ def trusted_validator(cls: type[BaseModel]) -> SchemaValidator | None:
     fields = _without_input_checks(schema["schema"])
     if fields["type"] != "model-fields":
         return None
+    if without:
+        fields = {**fields, "fields": {k: v for k, v in fields["fields"].items() if k not in without}}
     if wrapper is not None:
         fields = {**wrapper, "schema": fields, "definitions": _without_input_checks(wrapper["definitions"])}
     return SchemaValidator(fields, schema.get("config"))
+
+
+_ENVELOPE_ORDER = ("event_id", "stream_id", "stream_version", "occurred_at")
+
+
+@cache
+def _envelope_validator() -> SchemaValidator:
+    """Return a trusted validator of the envelope's fields (:class:`DomainEvent`'s own)."""
+    validator = _fields_validator(DomainEvent, frozenset())
+    if validator is None:  # pragma: no cover  DomainEvent is a plain model
+        raise TypeError("DomainEvent has no fields validator")
+    return validator
+
+
+@cache
+def payload_validator(cls: type[DomainEvent]) -> SchemaValidator | None:
+    """Return a trusted validator of ``cls``'s *payload* fields (the envelope's left out), for JSON text.
+
+    What :meth:`EventRegistry.load_json` validates a stored payload's JSON text with, in one
+    call (parsing included), the envelope's values being set beside the result. ``None`` when
+    ``cls`` does not declare the envelope as :class:`DomainEvent` does, first and unchanged (its
+    fields would then come out in another order, or be checked otherwise).
+    """
+    base = DomainEvent.model_fields
+    if tuple(cls.model_fields)[: len(_ENVELOPE_ORDER)] != _ENVELOPE_ORDER or any(
+        repr(cls.model_fields[name]) != repr(base[name]) for name in _ENVELOPE_ORDER
+    ):
+        return None
+    return _fields_validator(cls, frozenset(_ENVELOPE_ORDER))
 
 
 def trusted_validate(cls: type[M], data: Mapping[str, Any]) -> M:
@@ -81,14 +119,21 @@ def trusted_validate(cls: type[M], data: Mapping[str, Any]) -> M:
     return _built(cls, values, extra, fields_set)
 
 
+# BaseModel's own slots, set through their descriptors: a third cheaper than object.__setattr__
+# by name, for two models per event read back (hundreds of thousands a rebuild).
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
 def _built(cls: type[M], values: dict[str, Any], extra: dict[str, Any] | None, fields_set: set[str]) -> M:
     # What pydantic's own model validator does with the validated fields (``model_construct``
     # would redo defaults and aliases, at the cost of the whole saving).
     model = cls.__new__(cls)
     object.__setattr__(model, "__dict__", values)
-    object.__setattr__(model, "__pydantic_extra__", extra)
-    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(model, "__pydantic_private__", None)  # no private attributes (checked above)
+    _SET_EXTRA(model, extra)
+    _SET_FIELDS_SET(model, fields_set)
+    _SET_PRIVATE(model, None)  # no private attributes (checked above)
     return model
 
 
@@ -128,6 +173,8 @@ class EventRegistry:
         self.is_trusted = trusted
         self._direct: dict[str, tuple[type[DomainEvent], SchemaValidator] | None] = {}
         """Per event type: its class and trusted validator, when :meth:`load_owned` may use them."""
+        self._json: dict[str, tuple[type[DomainEvent], SchemaValidator] | None] = {}
+        """Per event type: its class and payload validator, when :meth:`load_json` may use them."""
 
     def classes(self) -> tuple[type[DomainEvent], ...]:
         """Return every registered event class."""
@@ -220,6 +267,66 @@ class EventRegistry:
         _set_envelope(payload, event_id, stream_id, stream_version, occurred_at)
         values, extra, fields_set = validator.validate_python(payload)
         return _built(cls, values, extra, fields_set)
+
+    def load_json(
+        self,
+        *,
+        event_type: str,
+        schema_version: int,
+        text: str | bytes,
+        event_id: UUID | str,
+        stream_id: UUID | str,
+        stream_version: int,
+        occurred_at: Any,  # noqa: ANN401  datetime or ISO string, validated by pydantic
+    ) -> DomainEvent:
+        """:meth:`load` of a payload given as its stored JSON ``text``.
+
+        A trusted registry validates the text of an event of its class's current version in
+        one call, parsing included (:func:`payload_validator`), and sets the envelope beside the
+        payload's values, in the class's field order. The envelope is validated apart, unless
+        its values are already what validating them gives back unchanged (UUIDs, an int of at
+        least 1, an aware datetime: what the log's columns hold). Anything else (an old
+        version, a text or an envelope that does not validate) is parsed and loaded as
+        :meth:`load_owned` does: same event, or same error.
+        """
+        if event_type not in self._json:
+            cls = self._classes.get(event_type)
+            validator = payload_validator(cls) if cls is not None and self.is_trusted else None
+            self._json[event_type] = (cls, validator) if cls is not None and validator is not None else None
+        direct = self._json[event_type]
+        if direct is not None and direct[0].schema_version == schema_version:
+            envelope: dict[str, Any] = {
+                "event_id": event_id,
+                "stream_id": stream_id,
+                "stream_version": stream_version,
+                "occurred_at": occurred_at,
+            }
+            try:
+                if not (
+                    type(stream_version) is int
+                    and stream_version >= 1
+                    and isinstance(event_id, UUID)
+                    and isinstance(stream_id, UUID)
+                    and type(occurred_at) is datetime
+                    and (occurred_at.tzinfo is UTC or occurred_at.utcoffset() is not None)
+                ):
+                    envelope = _envelope_validator().validate_python(envelope)[0]
+                values, extra, fields_set = direct[1].validate_json(text)
+            except ValidationError:
+                pass  # the careful path below gives the error as load would
+            else:
+                envelope.update(values)
+                fields_set.update(_ENVELOPE_ORDER)
+                return _built(direct[0], envelope, extra, fields_set)
+        return self.load_owned(
+            event_type=event_type,
+            schema_version=schema_version,
+            payload=json.loads(text),
+            event_id=event_id,
+            stream_id=stream_id,
+            stream_version=stream_version,
+            occurred_at=occurred_at,
+        )
 
     def metadata(self, values: Mapping[str, Any]) -> EventMetadata:
         """Validate an event's stored metadata (trusted like :meth:`load`)."""

@@ -48,7 +48,7 @@ from infra.pii import PersonalDataKeys, open_values
 from infra.prompt_batch import BatchPipeline, DrainOnRevoke, prompt
 from infra.settings import Settings
 from infra.topics import SCENE_COMMANDS, SCENE_COMMANDS_DLQ, dlq_of
-from projections.runner import Delivery, ProjectionRunner
+from projections.runner import DECODE_SLICE, Delivery, ProjectionRunner
 
 log = structlog.get_logger(__name__)
 
@@ -60,10 +60,6 @@ class CommandMessageError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-DECODE_SLICE = 200
-"""Records decoded between two turns of the event loop (about 5 ms of Python at 20-25 us each)."""
 
 
 def to_delivery(

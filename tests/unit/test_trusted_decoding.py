@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from aiokafka.structs import ConsumerRecord
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from events.base import DomainEvent, EventMetadata
-from events.registry import EventRegistry
+from events.registry import EventRegistry, payload_validator
 from events.saga import CommandSpec, PlannedStep
 from events.scene import SceneCreated
 from infra.cloudevents import decode_event, event_headers
@@ -207,3 +207,87 @@ def test_recorded_keeps_the_metadata_model_it_is_given() -> None:
         shared = registry.recorded(event, 3, meta)
         assert shared.metadata is meta
         assert shared == registry.recorded(event, 3, meta.model_dump())
+
+
+def _utf8(value: Any) -> bool:
+    """Whether every text in ``value`` (keys included) can be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_utf8(k) and _utf8(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_utf8(v) for v in value)
+    return True
+
+
+def _typed(stored: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` with the envelope as the log's columns give it (UUIDs, an aware datetime)."""
+    return {
+        **stored,
+        "event_id": UUID(stored["event_id"]),
+        "stream_id": UUID(stored["stream_id"]),
+        "occurred_at": datetime.fromisoformat(stored["occurred_at"]),
+    }
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.event_type)
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+)
+@given(data=st.data())
+def test_loading_a_payload_from_its_json_text_gives_exactly_what_load_gives(
+    cls: type[DomainEvent], data: st.DataObject
+) -> None:
+    event = data.draw(_events(cls))
+    if not _utf8(event.model_dump()):
+        reject()  # what the log can hold: UTF-8 text (a lone surrogate is read apart by JSON parsers)
+    text = event.payload_json()
+    for stored in (_stored(event), _typed(_stored(event))):
+        for registry in (REGISTRY, TRUSTED):
+            loaded = registry.load(**stored)
+            from_text = registry.load_json(**{k: v for k, v in stored.items() if k != "payload"}, text=text)
+            assert from_text == loaded == event
+            assert _shape(from_text) == _shape(loaded)
+            assert list(from_text.__dict__) == list(loaded.__dict__)  # the same field order
+
+
+def test_every_event_class_has_a_payload_validator() -> None:
+    # Else load_json quietly takes the slow path for it.
+    assert [c.event_type for c in CLASSES if payload_validator(c) is None] == []
+
+
+def test_loading_a_json_text_of_an_old_version_upcasts_it() -> None:
+    old = EventRegistry(
+        REGISTRY.classes(),
+        {(SceneCreated.event_type, 0): lambda p: {**p, "description": "upcast"}},
+        trusted=True,
+    )
+    stored = _typed({**_stored(_scene()), "schema_version": 0})
+    event = old.load_json(
+        **{k: v for k, v in stored.items() if k != "payload"}, text=json.dumps(stored["payload"])
+    )
+    assert isinstance(event, SceneCreated)
+    assert event.description == "upcast"
+
+
+def test_a_json_text_that_does_not_validate_fails_as_load_does() -> None:
+    stored = _typed(_stored(_scene()))
+    payload = {**stored["payload"], "start_time_seconds": "soon"}
+    with pytest.raises(ValidationError) as expected:
+        TRUSTED.load(**{**stored, "payload": payload})
+    with pytest.raises(ValidationError) as got:
+        TRUSTED.load_json(**{k: v for k, v in stored.items() if k != "payload"}, text=json.dumps(payload))
+    assert got.value.errors() == expected.value.errors()
+
+
+def test_a_json_text_with_an_envelope_key_is_loaded_as_load_does() -> None:
+    # The envelope's columns win over a payload key of the same name, as in load.
+    stored = _typed(_stored(_scene()))
+    text = json.dumps({**stored["payload"], "stream_version": 99})
+    event = TRUSTED.load_json(**{k: v for k, v in stored.items() if k != "payload"}, text=text)
+    assert event.stream_version == stored["stream_version"]
+    assert event == TRUSTED.load(**stored)
