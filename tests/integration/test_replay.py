@@ -30,7 +30,7 @@ from commands.scene import (
 from commands.user import AddMovieToWatchList, RegisterUser
 from infra.bootstrap import System, build_broker, build_relay, open_system
 from infra.publisher import KafkaPublisher
-from infra.replay import ReplayEngine, _Target, compare_schemas
+from infra.replay import DEFERRED_FOREIGN_KEYS, ReplayEngine, _Target, compare_schemas
 from infra.replay_cli import LogProgress, replay_app
 from infra.services import ALL_SERVICES, build_registry, service, topic_by_stream_type
 from infra.settings import Settings
@@ -383,6 +383,30 @@ async def test_rebuild_defers_search_indexes_and_swaps_in_every_index_of_the_liv
     assert deferred >= 3  # the GIN tag and text-search indexes, the GiST overlap index
 
     await engine.rebuild(spec, rebuild_id="indexes")
+
+    assert [tuple(r) for r in await system.pools["scene"].fetch(query)] == before
+
+
+async def test_rebuild_reads_without_the_cast_and_lines_foreign_keys_and_swaps_in_every_constraint(
+    system: System,
+) -> None:
+    spec = service("scene")
+    query = (
+        "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+        "JOIN pg_class c ON c.oid = k.conrelid WHERE c.relnamespace = 'public'::regnamespace "
+        "ORDER BY 1, 2"
+    )
+    before = [tuple(r) for r in await system.pools["scene"].fetch(query)]
+    engine = _engine(system)
+    await engine.create_schema(spec, "public_shadow_constraints")
+    left_out = await system.pools["scene"].fetch(
+        "SELECT k.conname FROM pg_constraint k WHERE k.contype = 'f' "
+        "AND k.connamespace = 'public_shadow_constraints'::regnamespace AND k.conname = ANY($1::text[])",
+        list(DEFERRED_FOREIGN_KEYS),
+    )
+    assert left_out == []
+
+    await engine.rebuild(spec, rebuild_id="constraints")
 
     assert [tuple(r) for r in await system.pools["scene"].fetch(query)] == before
 
