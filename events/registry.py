@@ -212,6 +212,25 @@ class EventRegistry:
             version += 1
         return payload
 
+    def _fast_path(
+        self,
+        cache: dict[str, tuple[type[DomainEvent], SchemaValidator] | None],
+        make: Callable[[type[DomainEvent]], SchemaValidator | None],
+        event_type: str,
+        schema_version: int,
+    ) -> tuple[type[DomainEvent], SchemaValidator] | None:
+        """Return the class and trusted validator (``make``, cached) that decode ``event_type`` directly.
+
+        ``None`` for an untrusted registry, an unknown type, a shape ``make`` does not cover, or
+        an old ``schema_version`` (upcast first): the caller then takes :meth:`load`'s path.
+        """
+        if event_type not in cache:
+            cls = self._classes.get(event_type)
+            validator = make(cls) if cls is not None and self.is_trusted else None
+            cache[event_type] = (cls, validator) if cls is not None and validator is not None else None
+        direct = cache[event_type]
+        return direct if direct is not None and direct[0].schema_version == schema_version else None
+
     def load(
         self,
         *,
@@ -248,12 +267,8 @@ class EventRegistry:
         A trusted registry decodes an event of its class's current version straight from it,
         without :meth:`load`'s copy and lookups (a log's rows, hundreds of thousands a rebuild).
         """
-        if event_type not in self._direct:
-            cls = self._classes.get(event_type)
-            validator = trusted_validator(cls) if cls is not None and self.is_trusted else None
-            self._direct[event_type] = (cls, validator) if cls is not None and validator is not None else None
-        direct = self._direct[event_type]
-        if direct is None or direct[0].schema_version != schema_version:
+        direct = self._fast_path(self._direct, trusted_validator, event_type, schema_version)
+        if direct is None:
             return self.load(
                 event_type=event_type,
                 schema_version=schema_version,
@@ -289,12 +304,8 @@ class EventRegistry:
         version, a text or an envelope that does not validate) is parsed and loaded as
         :meth:`load_owned` does: same event, or same error.
         """
-        if event_type not in self._json:
-            cls = self._classes.get(event_type)
-            validator = payload_validator(cls) if cls is not None and self.is_trusted else None
-            self._json[event_type] = (cls, validator) if cls is not None and validator is not None else None
-        direct = self._json[event_type]
-        if direct is not None and direct[0].schema_version == schema_version:
+        direct = self._fast_path(self._json, payload_validator, event_type, schema_version)
+        if direct is not None:
             envelope: dict[str, Any] = {
                 "event_id": event_id,
                 "stream_id": stream_id,
