@@ -16,6 +16,7 @@ from commands.errors import (
     UniqueKeyTakenError,
 )
 from commands.handlers import CommandBus
+from infra.http.routes import SERVICE_ROUTERS
 from infra.http.sagas import saga_router
 from infra.http.user_status import UserStatus
 from infra.metrics import ops_router
@@ -63,7 +64,7 @@ def create_app(bus: CommandBus, engines: ReadEngines, services: Sequence[Service
         return _error(422, exc.field, exc.reason, "domain_error")
 
     for spec in services:
-        for router in spec.routers:
+        for router in SERVICE_ROUTERS[spec.name]:
             app.include_router(router(bus, engines))
     if "event_store" in engines:  # the operators' routes read the log as well as the read models
         app.include_router(ops_router(bus, engines))

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from commands.base import HandlerDeps
 from commands.handlers import CommandBus
 from events.registry import EventRegistry
-from infra.api import create_app
 from infra.db import SESSION_SETTINGS, create_pool
 from infra.migrate import migrate_all
 from infra.pg_event_store import PostgresEventStore
@@ -211,6 +210,10 @@ async def run_services(
             broker = build_broker(system, projector=projector, commands=commands)
             await broker.start()
         if api:
+            # The web framework loads only in a process that serves HTTP: the operators' commands
+            # (replay, ops) import this module and start that much sooner without it.
+            from infra.api import create_app  # noqa: PLC0415
+
             config = uvicorn.Config(
                 create_app(system.bus, system.engines, system.services),
                 host=settings.api_host,

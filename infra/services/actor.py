@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from commands.actor_handlers import ACTOR_HANDLERS
 from events.actor import ACTOR_EVENTS
-from infra.http.actors import actor_router
 from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.actors import (
     ACTOR_BATCH_HANDLERS,
@@ -32,5 +31,4 @@ SERVICE = ServiceSpec(
     event_classes=ACTOR_EVENTS,
     command_handlers=ACTOR_HANDLERS,
     projections=(ProjectionSpec(ACTORS_PROJECTION, topics=ACTOR_TOPICS),),
-    routers=(actor_router,),
 )

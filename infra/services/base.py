@@ -1,18 +1,18 @@
-"""How a service is declared: its database, topic, events, commands, projections and routes."""
+"""How a service is declared: its database, topic, events, commands and projections.
+
+Its HTTP routes are the API's wiring (:mod:`infra.http.routes`): declaring a service loads no web
+framework, so the commands that run none (replay, ops) start without one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from fastapi import APIRouter
-
 from commands.base import Command, Handler
-from commands.handlers import CommandBus
 from events.base import DomainEvent
 from events.registry import Upcaster
 from projections.runner import Projection
-from read_models.engines import ReadEngines
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,4 +37,3 @@ class ServiceSpec:
     command_handlers: Mapping[type[Command], Handler]
     projections: tuple[ProjectionSpec, ...] = ()
     upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
-    routers: tuple[Callable[[CommandBus, ReadEngines], APIRouter], ...] = ()

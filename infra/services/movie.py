@@ -11,7 +11,6 @@ from events.movie import (
     MovieRegistered,
     MovieRemoved,
 )
-from infra.http.movies import movie_router
 from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.batch_movies import MOVIE_BATCH_HANDLERS, MOVIE_COMMUTING
 from projections.movies import MOVIE_APPLY, TOPICS
@@ -38,5 +37,4 @@ SERVICE = ServiceSpec(
     ),
     command_handlers=MOVIE_HANDLERS,
     projections=(ProjectionSpec(MOVIES_PROJECTION, topics=TOPICS),),
-    routers=(movie_router,),
 )

@@ -18,7 +18,6 @@ from events.review import (
     ReviewReactionWithdrawn,
     ReviewRevised,
 )
-from infra.http.reviews import review_router
 from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.reviews import REVIEW_APPLY
 from projections.runner import Projection
@@ -47,5 +46,4 @@ SERVICE = ServiceSpec(
     event_classes=REVIEW_SERVICE_EVENTS,
     command_handlers=REVIEW_HANDLERS,
     projections=(ProjectionSpec(REVIEWS_PROJECTION, topics=("reviews.events",)),),
-    routers=(review_router,),
 )

@@ -5,9 +5,6 @@ from __future__ import annotations
 from commands.parallel_handlers import PARALLEL_GROUP_HANDLERS
 from commands.scene_handlers import SCENE_HANDLERS
 from events.scene import PARALLEL_GROUP_EVENTS, SCENE_EVENTS, upcast_scene_details_edited_v1
-from infra.http.scenes import scene_router
-from infra.http.search import search_router
-from infra.http.text_search import text_search_router
 from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.runner import Projection
 from projections.scene_caches import CACHE_BATCH_HANDLERS, CACHE_COMMUTING, CACHE_HANDLERS
@@ -50,5 +47,4 @@ SERVICE = ServiceSpec(
     ),
     upcasters={("SceneDetailsEdited", 1): upcast_scene_details_edited_v1},
     # The search first: its /scenes/search would otherwise be taken for /scenes/{scene_id}.
-    routers=(search_router, text_search_router, scene_router),
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from commands.user_handlers import USER_HANDLERS
 from events.user import USER_EVENTS
-from infra.http.users import user_router
 from infra.services.base import ProjectionSpec, ServiceSpec
 from projections.runner import Projection
 from projections.users import USER_BATCH_HANDLERS, USER_COMMUTING
@@ -22,5 +21,4 @@ SERVICE = ServiceSpec(
     command_handlers=USER_HANDLERS,
     # scenes.events: the scene lifecycle behind watch_lists.total_scenes_count.
     projections=(ProjectionSpec(USERS_PROJECTION, topics=("users.events", "scenes.events")),),
-    routers=(user_router,),
 )
