@@ -162,11 +162,17 @@ READ_ONLY_BTREE_INDEXES: tuple[str, ...] = (
     "idx_scene_dialogues_memorable",
     "idx_scene_dialogues_page_order",
     "idx_scene_dialogues_page_order_long",
+    "idx_scene_actors_scene",
+    "idx_movie_scene_index_movie",
 )
-"""B-tree indexes of the bulk tables that no apply function's statement reads (only the read
-API, and the figures' recomputes, which a build runs after restoring them): deferred like the
-GIN and GiST ones. Not here: indexes a cascade or an apply looks rows up by (``scene_id`` of
-cast and lines, ``parent_scene_id``, the actors' index by actor), nor any backing a constraint."""
+"""B-tree indexes of the bulk tables that no apply function's statement reads during a build:
+deferred like the GIN and GiST ones. They serve the read API, the figures' recomputes (which a
+build runs after restoring them), an operator's ``replay --movie`` (the movies' index by movie),
+or repeat a unique index's leading column (a scene's cast by ``scene_id``: its deletes use
+``UNIQUE (scene_id, actor_id)``). Not here: indexes an apply or a cascade looks rows up by
+(``scene_id`` of lines, ``parent_scene_id``, the actors' index by actor: the one-by-one functions
+recount an actor's scenes, and a build applies some events, e.g. a cast removal, one by one),
+nor any backing a constraint."""
 
 DEFERRED_FOREIGN_KEYS: tuple[str, ...] = ("scene_actors_scene_id_fkey", "scene_dialogues_scene_id_fkey")
 """Foreign keys a new shadow reads the log without and gets back, validated, with the deferred
