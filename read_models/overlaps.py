@@ -3,10 +3,11 @@
 Ranges are half-open, ``[start, end)`` like ``int4range``'s default: scenes that only touch
 (one ends when the other starts) do not overlap.
 
-The database reads each movie's visible scenes once, in timeline order ``(start, id)``, as three
-arrays (one index-only range scan of ``idx_scenes_movie_start_covering (movie_id,
-start_time_seconds, id) INCLUDE (end_time_seconds, created_by)``, migration 0012; the row-level
-security policies only read ``movie_id`` and ``created_by``), and the pairs come from a sweep of
+The database reads each movie's visible scenes once, in timeline order ``(start, id)``, as the
+scene ids and their starts and ends packed (one index-only range scan of
+``idx_scenes_movie_start_covering (movie_id, start_time_seconds, id) INCLUDE (end_time_seconds,
+created_by, timeline_span)``, migrations 0012 and 0022; the row-level security policies only read
+``movie_id`` and ``created_by``), and the pairs come from a sweep of
 that timeline here, not from a self-join: a scene overlaps exactly the scenes after it in
 timeline order that start before it ends (for non-empty ranges, the later-starting of two
 scenes overlaps the other iff it starts before the other ends), and those are contiguous, so
@@ -30,10 +31,12 @@ import math
 import struct
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Sequence
+from itertools import compress
 from operator import le, lt
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -68,26 +71,28 @@ PairKey = tuple[UUID, int, UUID, int, UUID]
 
 # array_agg and string_agg keep the order their input arrives in, and the subquery delivers the
 # index's order; _timeline() still checks it, since SQL does not promise that order to them.
-# Starts and ends travel packed (int4send: 4 bytes each, big-endian) and are unpacked in one call
-# (_seconds): as int4[] arrays they cost 0.15-0.2 ms more per statement of 1,400 scenes, mostly
-# building and decoding the arrays element by element. Both timeline statements take positional
-# parameters ($n): they run on the driver's connection (_fetch).
+# A scene's start and end travel packed as the scene stores them (timeline_span, scene_service
+# 0022: int4send(start) || int4send(end), in the covering index), aggregated as they are, and
+# one unpack (_spans) gives both. As int4[] arrays they cost 0.15-0.2 ms more per statement of
+# 1,400 scenes, mostly building and decoding the arrays element by element; packed per scene
+# by the statement, 0.05-0.07 ms (one int8send of both) or 0.09-0.11 ms (two string_agg of
+# int4send) more on the server for 1,300 scenes, as a viewer. Both timeline statements take
+# positional parameters ($n): they run on the driver's connection (_fetch).
 MOVIE_TIMELINE_SQL = """
-SELECT array_agg(id), string_agg(int4send(start_time_seconds), ''), string_agg(int4send(end_time_seconds), '')
+SELECT array_agg(id), string_agg(timeline_span, '')
 FROM (
-    SELECT id, start_time_seconds, end_time_seconds
+    SELECT id, start_time_seconds, timeline_span
     FROM scenes
     WHERE movie_id = $1
     ORDER BY start_time_seconds, id
 ) timeline
 """
-"""One movie's visible scenes in timeline order ($1: the movie): ids, and starts and ends packed."""
+"""One movie's visible scenes in timeline order ($1: the movie): ids, and (start, end) packed."""
 
 TIMELINES_SQL = """
-SELECT movie_id, array_agg(id), string_agg(int4send(start_time_seconds), ''),
-       string_agg(int4send(end_time_seconds), '')
+SELECT movie_id, array_agg(id), string_agg(timeline_span, '')
 FROM (
-    SELECT movie_id, id, start_time_seconds, end_time_seconds
+    SELECT movie_id, id, start_time_seconds, timeline_span
     FROM scenes
     WHERE (movie_id, start_time_seconds, id) >= ($1, $2, $3)
     ORDER BY movie_id, start_time_seconds, id
@@ -216,23 +221,28 @@ def _timeline(
     return [ids[i] for i in order], [starts[i] for i in order], [ends[i] for i in order]
 
 
+_AFTER_ALL = 1 << 62
+"""A start later than every end (ends are at most 86,400 s): it closes the last scene's scan."""
+
+
 def _sweep(movie: UUID, ids: Sequence[UUID], starts: Sequence[int], ends: Sequence[int]) -> list[PairRow]:
     """Return the overlapping pairs of a timeline already in ``(start, id)`` order, in pair order."""
     rows: list[PairRow] = []
     append = rows.append
-    count = len(ids)
-    # Indexing in a plain loop: most scenes have no partner or one, and per-scene setup (a
-    # bisect, slices, a comprehension) cost twice as much as the pairs themselves; building the
-    # rows in C (itertools over masks of partners) cost three to four times as much on 100-scene
-    # movies, a pass per partner rank.
-    for i in range(count):
-        end = ends[i]
+    bounded = (*starts, _AFTER_ALL)
+    # A scene has partners iff the next one starts before it ends: compress() finds those scenes
+    # in C, and each one's partners are scanned in a plain loop that the sentinel start stops
+    # without a bounds check. Per-scene setup (a bisect, slices, a comprehension) cost twice as
+    # much as the pairs themselves, and building the rows in C (itertools over masks of
+    # partners) three to four times as much on 100-scene movies, a pass per partner rank.
+    for i in compress(range(len(ids)), map(lt, starts[1:], ends)):
+        first, start, end = ids[i], starts[i], ends[i]
         j = i + 1
-        if j < count and starts[j] < end:
-            first, start = ids[i], starts[i]
-            while j < count and starts[j] < end:
-                append((movie, first, start, end, ids[j], starts[j], ends[j]))
-                j += 1
+        while True:
+            append((movie, first, start, end, ids[j], bounded[j], ends[j]))
+            j += 1
+            if bounded[j] >= end:
+                break
     return rows
 
 
@@ -248,11 +258,32 @@ def timeline_pairs(
     return _sweep(movie, *_timeline(ids, starts, ends))
 
 
-def _seconds(packed: bytes | None) -> tuple[int, ...]:
-    """Unpack the big-endian int4 values a timeline statement's ``string_agg(int4send(...))`` sent."""
+def _spans(packed: bytes | None) -> tuple[Sequence[int], Sequence[int]]:
+    """Unpack the starts and ends a timeline statement's ``string_agg(timeline_span, '')`` sent, in order.
+
+    Each scene's eight bytes are its start's and its end's big-endian int4s, in that order.
+    """
     if not packed:
-        return ()
-    return struct.unpack(f">{len(packed) // 4}i", packed)
+        return (), ()
+    values = struct.unpack(f">{len(packed) // 4}i", packed)
+    return values[0::2], values[1::2]
+
+
+async def _driver(conn: AsyncConnection) -> asyncpg.Connection | None:
+    """Return the driver's connection under ``conn`` (``None`` if it has none).
+
+    An open, valid connection already holds it: read so, it costs under a microsecond, against
+    about 17 us through ``get_raw_connection()``, which starts a greenlet in case it must
+    reconnect (a tenth of a millisecond a walk of ten pages). Otherwise that path is taken.
+    """
+    sync = conn.sync_connection
+    raw = (
+        sync.connection
+        if sync is not None and not sync.closed and not sync.invalidated
+        else await conn.get_raw_connection()
+    )
+    driver: asyncpg.Connection | None = raw.driver_connection
+    return driver
 
 
 async def _fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Sequence[Any]]:
@@ -266,7 +297,7 @@ async def _fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Seq
     goes through SQLAlchemy, which begins the transaction with the connection's isolation
     level: the driver alone would run it outside, each chunk of a page in its own snapshot.
     """
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = await _driver(conn)
     if driver is not None and driver.is_in_transaction():
         rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
         return rows
@@ -275,8 +306,8 @@ async def _fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Seq
 
 async def movie_pair_rows(conn: AsyncConnection, movie_id: UUID) -> list[PairRow]:
     """Return one movie's overlapping pairs of the scenes ``conn`` may see, in timeline order."""
-    ((ids, starts, ends),) = await _fetch(conn, MOVIE_TIMELINE_SQL, movie_id)
-    return timeline_pairs(movie_id, ids or [], _seconds(starts), _seconds(ends))
+    ((ids, spans),) = await _fetch(conn, MOVIE_TIMELINE_SQL, movie_id)
+    return timeline_pairs(movie_id, ids or [], *_spans(spans))
 
 
 async def read_timelines(
@@ -285,7 +316,7 @@ async def read_timelines(
     """Read the timelines of up to ``movies`` movies from the scene ``start`` on, in one statement.
 
     ``start`` is ``(movie id, start, scene id)``; each row is ``(movie id, scene ids, packed
-    starts, packed ends)``, a movie's visible scenes in timeline order (``TIMELINES_SQL``).
+    starts and ends)``, a movie's visible scenes in timeline order (``TIMELINES_SQL``).
     """
     return await _fetch(conn, TIMELINES_SQL, start[0], start[1], start[2], movies)
 
@@ -356,8 +387,8 @@ async def page_pair_rows(
         chunk = density.movies_for(limit + 1 - len(rows))
         timelines = await read(conn, start, chunk)
         swept = found = 0
-        for movie, ids, starts, ends in timelines:
-            pairs = timeline_pairs(movie, ids, _seconds(starts), _seconds(ends))
+        for movie, ids, spans in timelines:
+            pairs = timeline_pairs(movie, ids, *_spans(spans))
             if after is not None and movie == after[0]:
                 # The cursor's first scene's pairs up to the cursor's come first (pair order).
                 pairs = pairs[bisect_right(pairs, after, key=pair_key) :]

@@ -548,7 +548,10 @@ _EVENT_STORE = (
 _PUBLIC = "the design's RLS policies read is_public from the movie cache, whose design columns lack it"
 
 EXTRA_COLUMNS: dict[str, dict[str, str]] = {
-    "scenes": {"version": _STREAM_VERSION},
+    "scenes": {
+        "version": _STREAM_VERSION,
+        "timeline_span": "start and end packed for the overlap reads' covering index (scene_service 0022)",
+    },
     "parallel_scene_groups": {
         "version": _STREAM_VERSION,
         "input_format": "the times as typed, like scenes.input_format",
