@@ -26,6 +26,37 @@ def test_searches_differing_only_in_values_share_one_statement() -> None:
     assert (first_params["any_keys"], second_params["any_keys"]) == (["l1tg:R:romantic"], ["l1tg:A:night"])
 
 
+def test_a_callers_one_tag_is_a_key_every_hit_carries() -> None:
+    """Any of one key is all of it: one index condition, so the planner expects enough rows to hash."""
+    for tags in (("romantic",), ("romantic", "romantic")):
+        shape, params = _shape_and_params(SceneSearch(level2="R2", tags=tags), under_rls=True)
+        assert (shape.any_keys, params["required_keys"], params["any_keys"]) == (
+            False,
+            ["l2:R2", "tg:romantic"],
+            None,
+        )
+        assert "&&>" not in str(_statements(shape)[0])
+
+
+def test_the_owners_one_tag_stays_any_of() -> None:
+    shape, params = _shape_and_params(SceneSearch(level2="R2", tags=("romantic",)))
+    assert (shape.any_keys, params["required_keys"], params["any_keys"]) == (True, ["l2:R2"], ["tg:romantic"])
+    assert "&&>" in str(_statements(shape)[0])
+
+
+@pytest.mark.parametrize("under_rls", [False, True])
+def test_two_tags_stay_any_of(under_rls: bool) -> None:
+    shape, params = _shape_and_params(
+        SceneSearch(level1="R", tags=("rain", "night", "rain")), under_rls=under_rls
+    )
+    assert (shape.any_keys, params["required_keys"], params["any_keys"]) == (
+        True,
+        [],
+        ["l1tg:R:rain", "l1tg:R:night"],
+    )
+    assert "&&>" in str(_statements(shape)[0])
+
+
 def test_the_statement_holds_none_of_the_searched_values() -> None:
     movie = uuid4()
     search = SceneSearch(level2="R2", description="図書館の恋", tags=("rainy",), movie_id=movie, start_min=61)

@@ -9,6 +9,7 @@ from read_models.search import SceneSearch, _plan, _statements
 pytestmark = pytest.mark.unit
 
 DESIGN = SceneSearch(level1="R", description="恋愛", tags=("romantic",))
+TWO_TAGS = SceneSearch(level1="R", description="恋愛", tags=("romantic", "rainy"))
 
 
 def _sql(search: SceneSearch, *, under_rls: bool) -> list[str]:
@@ -24,7 +25,7 @@ def test_the_callers_statements_are_not_the_owners_text() -> None:
 
 def test_the_caller_states_the_keys_inline_like_the_owner() -> None:
     """No heap positions from a function: the same leakproof key conditions the index serves."""
-    owner, caller = _sql(DESIGN, under_rls=False), _sql(DESIGN, under_rls=True)
+    owner, caller = _sql(TWO_TAGS, under_rls=False), _sql(TWO_TAGS, under_rls=True)
     for sql in (*owner, *caller):
         assert ("@>>" in sql, "&&>" in sql, "ctid" in sql, "search_scene_key_tids" in sql) == (
             True,
