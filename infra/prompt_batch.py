@@ -15,6 +15,7 @@ opening, decoding: one core) and its projections' transactions (PostgreSQL: the 
 took turns. A pipeline's handler prepares the batch it was given while the batch before it is
 still being applied, then starts applying it and returns; offsets are committed by the
 pipeline, explicitly, once a batch's apply succeeded (the subscriber's ``AckPolicy.MANUAL``).
+``prepare`` is also told whether more records are known to wait behind the batch (a backlog).
 """
 
 from __future__ import annotations
@@ -72,6 +73,23 @@ def _bounds(records: Iterable[ConsumerRecord[Any, Any]]) -> tuple[Offsets, Offse
     )
 
 
+def records_waiting(consumer: AIOKafkaConsumer, after: Mapping[TopicPartition, int]) -> bool:
+    """Whether the consumer's last fetch showed records past ``after`` on one of these partitions.
+
+    A poll returns at most ``max_records``, and often fewer (each partition's fetch is capped
+    in bytes), so a batch short of the maximum may still be one of a long backlog. The
+    highwater mark comes with every fetch response: one past the newest record of the
+    partition then. A partition no longer assigned, or never fetched, counts as not waiting.
+    """
+    assigned = consumer.assignment()
+    for tp, end in after.items():
+        if tp in assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is not None and highwater > end:
+                return True
+    return False
+
+
 class BatchPipeline(Generic[T]):
     """Prepares each batch of records (``prepare``) while the batch before it is applied (``apply``).
 
@@ -81,11 +99,14 @@ class BatchPipeline(Generic[T]):
     after it is dropped and the consumer is rewound, on every partition of the two, to the
     first record not applied: both are read again, so nothing is skipped, and ``apply`` must
     make a batch it applied before a no-op (the projections' stream checkpoints do).
+
+    ``prepare(records, waiting)``: ``waiting`` says whether more records were already known to
+    follow these on one of their partitions when they were handed over (:func:`records_waiting`).
     """
 
     def __init__(
         self,
-        prepare: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[T]],
+        prepare: Callable[[Sequence[ConsumerRecord[Any, Any]], bool], Awaitable[T]],
         apply: Callable[[T], Coroutine[Any, Any, None]],
         *,
         name: str,
@@ -112,7 +133,7 @@ class BatchPipeline(Generic[T]):
         self._consumer = consumer
         first, after = _bounds(records)
         try:
-            prepared = await self._prepare(records)
+            prepared = await self._prepare(records, records_waiting(consumer, after))
         except Exception:
             async with self._turn:
                 applied, failed = await self._wait()

@@ -188,11 +188,13 @@ def _transient_retry() -> AsyncRetrying:
 class DelayedSettle:
     """Settles a projection's deferred work once its backlog pauses, or at the latest ``max_wait``.
 
-    A full batch means more records are waiting, so the projector defers (``settle=False``)
-    and calls :meth:`deferred`; the first batch that is not full settles in its own
-    transaction. A backlog that ends on a full batch has no such batch: this settles it
-    ``quiet`` seconds after the last deferred batch, and a backlog that never pauses is
-    settled every ``max_wait`` seconds, which bounds how far behind the deferred figures get.
+    A batch with more records known to wait behind it (a full batch, or one the consumer's
+    last fetch showed more records after: ``infra.prompt_batch.records_waiting``) is part of
+    a backlog, so the projector defers (``settle=False``) and calls :meth:`deferred`; the
+    first batch with nothing known to wait settles in its own transaction. A backlog that
+    ends on a deferred batch has no such batch: this settles it ``quiet`` seconds after the
+    last deferred batch, and a backlog that never pauses is settled every ``max_wait``
+    seconds, which bounds how far behind the deferred figures get.
     A failed settle loses nothing: the marks stay for the next batch or settle.
     """
 
@@ -302,7 +304,9 @@ def _subscribe_topic(
     trusted: EventRegistry,
     keys: PersonalDataKeys | None,
 ) -> None:
-    async def decode(records: Sequence[ConsumerRecord[Any, Any]]) -> tuple[list[Delivery], bool]:
+    async def decode(
+        records: Sequence[ConsumerRecord[Any, Any]], waiting: bool
+    ) -> tuple[list[Delivery], bool]:
         opened = await opened_values(keys, records, registry)
         deliveries: list[Delivery] = []
         for start in range(0, len(records), DECODE_SLICE):
@@ -316,8 +320,11 @@ def _subscribe_topic(
                 to_delivery(r, trusted, opened=o)
                 for r, o in zip(records[start:end], opened[start:end], strict=True)
             ]
-        # A full batch: a backlog, more records are waiting (see DelayedSettle).
-        return deliveries, len(records) >= settings.projector_batch_size
+        # A backlog (see DelayedSettle): records known to wait behind this batch, or a full batch.
+        # A poll is often short of the maximum in a backlog too (each partition's fetch is
+        # capped in bytes): counted by fullness alone, 44 of the 108 batches of a 200,100-event
+        # backlog recomputed every touched movie's statistics, 6.7 s of its server time.
+        return deliveries, waiting or len(records) >= settings.projector_batch_size
 
     async def apply(batch: tuple[list[Delivery], bool]) -> None:
         deliveries, backlog = batch

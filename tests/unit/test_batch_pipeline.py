@@ -13,7 +13,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from events.registry import EventRegistry
-from infra.prompt_batch import BatchPipeline, DrainOnRevoke, PromptBatchSubscriber, prompt
+from infra.prompt_batch import BatchPipeline, DrainOnRevoke, PromptBatchSubscriber, prompt, records_waiting
 from infra.settings import Settings
 from infra.workers import register_projectors
 from projections.runner import Projection, ProjectionRunner
@@ -36,8 +36,17 @@ class _Consumer:
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.refuse_commit: Exception | None = None
         self.unassigned: set[TopicPartition] = set()
+        self.highwaters: dict[TopicPartition, int] = {}
         self.stopped = False
         self._polls = list(polls)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {P0, P1} - self.unassigned
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        if partition in self.unassigned:  # as aiokafka: only an assigned partition is asked
+            raise AssertionError("Partition is not assigned")
+        return self.highwaters.get(partition)
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         if self.refuse_commit is not None:
@@ -69,13 +78,15 @@ class _Stages:
         self.gates: dict[str, asyncio.Event] = {}
         self.fail_apply: set[str] = set()
         self.fail_prepare: set[str] = set()
+        self.waiting: list[bool] = []
 
     def gate(self, name: str) -> asyncio.Event:
         return self.gates.setdefault(name, asyncio.Event())
 
-    async def prepare(self, records: Sequence[ConsumerRecord[Any, Any]]) -> str:
+    async def prepare(self, records: Sequence[ConsumerRecord[Any, Any]], waiting: bool) -> str:
         name = ",".join(f"{r.partition}/{r.offset}" for r in records)
         self.log.append(f"prepare {name}")
+        self.waiting.append(waiting)
         if name in self.fail_prepare:
             raise ValueError(f"cannot prepare {name}")
         return name
@@ -271,3 +282,34 @@ def test_every_projector_subscriber_drains_its_pipeline_on_revoke() -> None:
     (subscriber,) = broker.subscribers
     # FastStream hands this listener to aiokafka's subscribe() when the consumer starts.
     assert isinstance(cast("PromptBatchSubscriber", subscriber)._listener, DrainOnRevoke)
+
+
+async def test_prepare_is_told_when_the_last_fetch_showed_records_behind_the_batch() -> None:
+    stages, consumer = _Stages(), _Consumer()
+    consumer.highwaters = {P0: 10}  # records 0..9 exist; the batch ends before 5
+    stages.gate("0/3,0/4").set()
+    await stages.pipeline().handle(_kafka(consumer), _records((0, 3), (0, 4)))
+    assert stages.waiting == [True]
+
+
+async def test_prepare_is_told_nothing_waits_when_the_batch_reaches_the_highwater_mark() -> None:
+    stages, consumer = _Stages(), _Consumer()
+    consumer.highwaters = {P0: 5, P1: 8}  # the batch ends at both marks
+    stages.gate("0/4,1/7").set()
+    await stages.pipeline().handle(_kafka(consumer), _records((0, 4), (1, 7)))
+    assert stages.waiting == [False]
+
+
+async def test_prepare_counts_one_partition_with_records_behind_as_waiting() -> None:
+    stages, consumer = _Stages(), _Consumer()
+    consumer.highwaters = {P0: 5, P1: 9}
+    stages.gate("0/4,1/7").set()
+    await stages.pipeline().handle(_kafka(consumer), _records((0, 4), (1, 7)))
+    assert stages.waiting == [True]
+
+
+def test_an_unassigned_or_never_fetched_partition_counts_as_not_waiting() -> None:
+    consumer = _Consumer()
+    consumer.unassigned = {P1}
+    consumer.highwaters = {}
+    assert records_waiting(_kafka(consumer), {P0: 3, P1: 2}) is False
