@@ -407,6 +407,11 @@ async def bench_projection(base: Settings, sizes: Sizes) -> list[Figure]:
         try:
             await _fill_log(system, n)
             total = int(await system.event_pool.fetchval("SELECT count(*) FROM saga_events"))
+            scene_events = int(
+                await system.event_pool.fetchval(
+                    "SELECT count(*) FROM saga_events WHERE stream_type = 'scene'"
+                )
+            )
             relay = _worker(settings, "--no-projector", "--no-commands")
             try:
                 await _wait(lambda: _relayed(system, total), 600)
@@ -417,13 +422,20 @@ async def bench_projection(base: Settings, sizes: Sizes) -> list[Figure]:
                 first: tuple[float, int] | None = None
                 deadline = time.monotonic() + 900
                 while True:
+                    # The scenes projection's committed offsets: records of a new namespace's topic,
+                    # counted from 0, one per scene event. Counting its checkpoint rows instead
+                    # scanned the growing table ten times a second, taking CPU from the projector
+                    # being measured (1.6-3.4 s of server time per run on two cores).
                     done = int(
-                        await system.scene_pool.fetchval("SELECT count(*) FROM projection_stream_versions")
+                        await system.scene_pool.fetchval(
+                            "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets "
+                            "WHERE projection = 'scenes'"
+                        )
                     )
                     now = time.perf_counter()
                     if first is None and done > 0:
                         first = (now, done)
-                    if done >= total:
+                    if done >= scene_events:
                         break
                     if time.monotonic() > deadline:
                         raise TimeoutError("projector did not finish")
@@ -434,14 +446,14 @@ async def bench_projection(base: Settings, sizes: Sizes) -> list[Figure]:
         finally:
             await system.close()
     assert first is not None  # noqa: S101  the loop only exits after progress
-    rate = (total - first[1]) / max(now - first[0], 1e-9)
+    rate = (scene_events - first[1]) / max(now - first[0], 1e-9)
     return [
         Figure(
             "live projection, one projector process",
             f"{rate:,.0f} events/s",
             ">= 5,000 events/s",
             rate >= 5000,
-            f"{total:,} events drained from Kafka",
+            f"{total:,} events drained from Kafka, rate over its {scene_events:,} scene events",
         ),
         Figure(
             "peak memory of that projector process",
