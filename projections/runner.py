@@ -134,6 +134,9 @@ same loop meanwhile, gets its statements' replies handled and sends its next one
 
 _CHECKPOINT_COLUMNS = ("projection", "stream_id", "stream_version", "position")
 
+_COPY_MIN_ROWS = 64
+"""New streams' checkpoints a live batch writes by COPY from (see ``_insert_new_checkpoints``)."""
+
 
 class _PoisonError(Exception):
     """Internal: an apply failed for a reason retrying will not fix."""
@@ -154,7 +157,8 @@ class _BatchState:
     """A ``fresh`` batch (see :meth:`ProjectionRunner.handle_batch`): a stream missing from
     ``versions`` is at the version before its first event in the batch."""
     new_streams: set[UUID] = field(default_factory=set)
-    """Streams known to have no checkpoint row yet (a ``fresh`` batch's streams starting at 1)."""
+    """Streams known to have had no checkpoint row when the batch began: absent from the
+    checkpoints read, or a ``fresh`` batch's streams starting at 1 (fast path only)."""
 
 
 class ProjectionRunner:
@@ -252,15 +256,7 @@ class ProjectionRunner:
         if outcome.applied_events:
             await self._after_batch(conn, outcome.applied_events, settle=settle)
         if state.new_streams:
-            # Rows that cannot exist yet: inserted by binary COPY, the cheapest way in for the
-            # client (no parameter arrays to build and encode) and the server (no upsert).
-            new = [sid for sid in touched if sid in state.new_streams]
-            if new:
-                await conn.copy_records_to_table(
-                    "projection_stream_versions",
-                    records=[(name, sid, *touched.pop(sid)) for sid in new],
-                    columns=_CHECKPOINT_COLUMNS,
-                )
+            await self._insert_new_checkpoints(conn, state)
         if touched:
             await conn.execute(
                 "INSERT INTO projection_stream_versions "
@@ -276,6 +272,40 @@ class ProjectionRunner:
             )
         await self._save_offsets(conn, deliveries)
         return outcome
+
+    async def _insert_new_checkpoints(self, conn: asyncpg.Connection, state: _BatchState) -> None:
+        """Write the checkpoints of streams that had none by binary COPY; take them off ``touched``.
+
+        COPY is the cheapest way in for the client (no parameter arrays to build and encode) and
+        the server (no upsert): 3 against 8.6 us a row. On a ``fresh`` shadow nothing else
+        writes. A live projector's rows were absent from the checkpoints read at the start of
+        the batch, but another process may have written one since (two members of a group
+        during a rebalance): the COPY then runs in a savepoint and, on that conflict, the rows
+        go to the upsert with the others. A few rows are left to the upsert anyway: the
+        savepoint's round trips would cost a small batch more than it saves.
+        """
+        touched = state.touched
+        new = [sid for sid in touched if sid in state.new_streams]
+        if not new or (not state.fresh and len(new) < _COPY_MIN_ROWS):
+            return
+        records = [(self.projection.name, sid, *touched[sid]) for sid in new]
+        if state.fresh:
+            await conn.copy_records_to_table(
+                "projection_stream_versions", records=records, columns=_CHECKPOINT_COLUMNS
+            )
+        else:
+            try:
+                async with conn.transaction():  # a savepoint: undo just the COPY
+                    await conn.copy_records_to_table(
+                        "projection_stream_versions", records=records, columns=_CHECKPOINT_COLUMNS
+                    )
+            except asyncpg.UniqueViolationError:
+                log.info(
+                    "projection.checkpoint_copy_conflict", projection=self.projection.name, rows=len(new)
+                )
+                return
+        for sid in new:
+            del touched[sid]
 
     async def _after_batch(
         self, conn: asyncpg.Connection, events: Sequence[DomainEvent], *, settle: bool
@@ -304,11 +334,11 @@ class ProjectionRunner:
                 sid, version = event.stream_id, event.stream_version
                 last = versions.get(sid)
                 if last is None:
-                    last = 0
-                    if fresh:  # the stream's first event in the batch (nothing is parked)
-                        last = version - 1
-                        if last == 0:
-                            new_streams.add(sid)
+                    # No checkpoint row: none read, or (fresh) the version before the stream's
+                    # first event in the batch, nothing being parked.
+                    last = version - 1 if fresh else 0
+                    if last == 0:
+                        new_streams.add(sid)
                 # ``not parked or``: hashing a UUID is Python code, and almost no batch parks any.
                 if version == last + 1 and (not parked or sid not in parked):
                     versions[sid] = version

@@ -216,3 +216,71 @@ async def test_a_poison_event_inside_a_batch_group_is_dead_lettered_alone(pool: 
     assert [d.recorded.event.stream_id for d in outcome.dead_lettered if d.recorded] == [poison.stream_id]
     assert await _row(pool, before.stream_id) is not None
     assert await _row(pool, after.stream_id) is not None
+
+
+async def _checkpoints(
+    pool: asyncpg.Pool, projection: str, streams: Sequence[UUID]
+) -> dict[UUID, tuple[int, int]]:
+    rows = await pool.fetch(
+        "SELECT stream_id, stream_version, position FROM projection_stream_versions "
+        "WHERE projection = $1 AND stream_id = ANY($2::uuid[])",
+        projection,
+        list(streams),
+    )
+    return {r["stream_id"]: (r["stream_version"], r["position"]) for r in rows}
+
+
+def _bookkeeping_only(name: str) -> Projection:
+    """A projection that handles nothing: a batch writes only its checkpoints and offsets."""
+    return Projection(name=name, handlers={})
+
+
+async def test_a_live_batch_of_many_new_streams_writes_each_checkpoint_once(pool: asyncpg.Pool) -> None:
+    name = f"copy_{uuid4().hex[:10]}"
+    runner = ProjectionRunner(pool, _bookkeeping_only(name))
+    events = [_created(uuid4()) for _ in range(100)]  # above the COPY threshold
+    batch = [delivery(e, position=1000 + i) for i, e in enumerate(events)]
+    outcome = await runner.handle_batch(batch)
+    assert outcome.applied == 100
+    expected = {e.stream_id: (1, 1000 + i) for i, e in enumerate(events)}
+    assert await _checkpoints(pool, name, list(expected)) == expected
+    again = await runner.handle_batch(batch)
+    assert (again.applied, again.duplicates) == (0, 100)
+
+
+async def test_new_streams_mixed_with_known_ones_get_every_checkpoint(pool: asyncpg.Pool) -> None:
+    name = f"copy_{uuid4().hex[:10]}"
+    runner = ProjectionRunner(pool, _bookkeeping_only(name))
+    known = [_created(uuid4()) for _ in range(70)]
+    await runner.handle_batch([delivery(e, position=1) for e in known])
+    fresh = [_created(uuid4()) for _ in range(70)]
+    batch = [delivery(_retimed(e), position=2) for e in known] + [delivery(e, position=3) for e in fresh]
+    outcome = await runner.handle_batch(batch)
+    assert outcome.applied == 140
+    found = await _checkpoints(pool, name, [e.stream_id for e in known + fresh])
+    assert found == {**{e.stream_id: (2, 2) for e in known}, **{e.stream_id: (1, 3) for e in fresh}}
+
+
+async def test_a_checkpoint_written_by_another_process_mid_batch_is_upserted_not_lost(
+    pool: asyncpg.Pool,
+) -> None:
+    name = f"copy_{uuid4().hex[:10]}"
+    events = [_created(uuid4()) for _ in range(80)]
+    raced = events[40].stream_id
+
+    async def other_process_writes_one(conn: asyncpg.Connection, event: SceneCreated) -> None:  # noqa: ARG001
+        # Between this batch's read of the checkpoints and its write: another member of the
+        # group (a rebalance) committed the same stream's checkpoint on its own connection.
+        if event.stream_id == raced:
+            await pool.execute(
+                "INSERT INTO projection_stream_versions (projection, stream_id, stream_version, position) "
+                "VALUES ($1, $2, 1, 7)",
+                name,
+                raced,
+            )
+
+    runner = ProjectionRunner(pool, Projection(name=name, handlers={SceneCreated: other_process_writes_one}))
+    outcome = await runner.handle_batch([delivery(e, position=500) for e in events])
+    assert outcome.applied == 80
+    found = await _checkpoints(pool, name, [e.stream_id for e in events])
+    assert found == {e.stream_id: (1, 500) for e in events}  # the raced row upserted to this batch's
