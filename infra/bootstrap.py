@@ -24,6 +24,7 @@ from infra.pg_event_store import PostgresEventStore
 from infra.pii import PersonalDataKeys
 from infra.publisher import EventPublisher, KafkaPublisher
 from infra.relay import OutboxRelay
+from infra.runtime import freeze_startup
 from infra.services import ALL_SERVICES, ServiceSpec, build_registry, command_handlers, topic_by_stream_type
 from infra.services.saga import SAGAS
 from infra.settings import Settings
@@ -223,6 +224,7 @@ async def run_services(
             )
             server = _EmbeddedServer(config)
             tasks.append(asyncio.create_task(server.serve(), name="api"))
+        freeze_startup()  # start-up is done: later full collections skip what it built
         log.info(
             "sceneledger.up",
             relay=relay,

@@ -14,5 +14,26 @@ form no cycles), so those collections found nothing and the older ones rescanned
 
 
 def tune_gc() -> None:
-    """Collect cyclic garbage less often (see ``GC_THRESHOLDS``): call once, at process start."""
+    """Set the collector up for a long-running process: call once, at process start, after the imports.
+
+    It collects cyclic garbage less often (see ``GC_THRESHOLDS``) and exempts what the imports
+    built from every later collection (``freeze_startup``).
+    """
     gc.set_threshold(*GC_THRESHOLDS)
+    freeze_startup()
+
+
+def freeze_startup() -> None:
+    """Exempt every object alive now from the collector's passes: call when a start-up step is done.
+
+    Modules, classes, pydantic's validators and SQLAlchemy's tables live as long as the process,
+    yet every full collection traverses them all: 76-88 ms a collection in a process that has
+    imported the command line, the API and the benchmarks (156,000 objects, most of them from
+    the imports), against under 0.1 ms once they are frozen (``gc.freeze()``: they move to a
+    generation no collection visits). ``sceneledger up`` freezes 181,000 objects this way, at
+    the same peak memory. Reference counting still frees frozen objects; what can no longer be
+    reclaimed is a cycle among them that is dropped later, and start-up leaves next to none (a
+    collection right after the imports found 20 unreachable objects). Objects created after
+    the call are collected as usual; calling it again freezes those too.
+    """
+    gc.freeze()
