@@ -366,3 +366,62 @@ async def test_a_value_that_cannot_be_sent_fails_its_own_append_only(spy: BatchS
         (lead.stream_id, 1),
         (other.stream_id, 1),
     }
+
+
+_STORED = (
+    "saga_id = id AS saga_is_event, nullif(saga_id, id) AS saga_id, saga_type, step_name, step_status, "
+    "event_data, error_message, "
+    "completed_at IS NOT NULL AS completed, created_at IS NOT NULL AS created, stream_type, stream_version, "
+    "event_type, schema_version, partition_key = stream_id::text AS keyed_by_stream, correlation_id, "
+    "causation_id, user_id, user_role, host(client_addr) AS client_addr"
+)
+"""Every column of ``saga_events`` an append writes, the stream's own values (ids, key) as booleans."""
+
+
+async def _stored(pool: asyncpg.Pool, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        f"SELECT id, occurred_at, {_STORED} FROM saga_events WHERE id = ANY($1::uuid[])",
+        [e.event_id for e in events],
+    )
+    by_id = {r["id"]: r for r in rows}
+    stored = []
+    for event in events:
+        row = dict(by_id[event.event_id])
+        assert row.pop("occurred_at") == event.occurred_at
+        del row["id"]
+        stored.append(row)
+    return stored
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        EventMetadata(),
+        EventMetadata(
+            correlation_id=uuid4(),
+            causation_id=uuid4(),
+            user_id=uuid4(),
+            user_role="admin",
+            client_addr="10.1.2.3",
+        ),
+    ],
+    ids=["no metadata", "full metadata"],
+)
+async def test_a_batch_stores_every_column_as_an_append_alone_does(
+    spy: BatchSpy, metadata: EventMetadata
+) -> None:
+    store = _store(spy)
+    movie, lone_sid, batched_sid = uuid4(), uuid4(), uuid4()
+    lone_one, batched_one = created(uuid4(), movie), created(uuid4(), movie)
+    lone_two = [created(lone_sid, movie), reclassified(lone_sid, movie, 2)]
+    batched_two = [created(batched_sid, movie), reclassified(batched_sid, movie, 2)]
+    await store.append([lone_one], expected_version=0, metadata=metadata)
+    await store.append(lone_two, expected_version=0, metadata=metadata)
+    await asyncio.gather(
+        store.append([created(uuid4())], expected_version=0, metadata=EventMetadata()),
+        store.append([batched_one], expected_version=0, metadata=metadata),
+        store.append(batched_two, expected_version=0, metadata=metadata),
+    )
+    assert spy.batched(batched_one)
+    assert spy.batched(batched_two[0])
+    assert await _stored(spy, [batched_one, *batched_two]) == await _stored(spy, [lone_one, *lone_two])
