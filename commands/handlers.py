@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import structlog
@@ -34,16 +35,22 @@ class CommandBus:
         if handler is None:
             raise UnknownCommandError(f"no handler for {type(cmd).__name__}")
         meta = metadata or EventMetadata()
-        with structlog.contextvars.bound_contextvars(
+        # Bound and reset by token, not with bound_contextvars(): its generator-based context
+        # manager was a tenth of a command's Python time on the append path.
+        tokens = structlog.contextvars.bind_contextvars(
             command=type(cmd).__name__,
             command_id=str(cmd.command_id),
             correlation_id=str(meta.correlation_id or cmd.command_id),
-        ):
+        )
+        try:
             result = await handler(cmd, self._deps, meta)
-            log.debug(
-                "command.handled",
-                stream_id=str(result.stream_id),
-                version=result.stream_version,
-                duplicate=result.duplicate,
-            )
+            if log.is_enabled_for(logging.DEBUG):  # its arguments cost even when filtered out
+                log.debug(
+                    "command.handled",
+                    stream_id=str(result.stream_id),
+                    version=result.stream_version,
+                    duplicate=result.duplicate,
+                )
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
         return result
