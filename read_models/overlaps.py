@@ -293,9 +293,11 @@ async def _fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Seq
     directly: the same connection, so the same transaction, snapshot, role and settings (the
     row-level security), and the same values as through SQLAlchemy, whose own execute costs
     0.1-0.2 ms more a statement (its cursor adapter, lock and result rows; ``SELECT 1``: 0.29
-    against 0.11 ms), about a tenth of a page of pairs. A transaction's first statement
-    goes through SQLAlchemy, which begins the transaction with the connection's isolation
-    level: the driver alone would run it outside, each chunk of a page in its own snapshot.
+    against 0.11 ms), about a tenth of a page of pairs. A read under row-level security has
+    its transaction open on the driver from the start (``read_models.rls.acting``); an owner's
+    read has none before its first statement, which therefore goes through SQLAlchemy, which
+    begins the transaction with the connection's isolation level: the driver alone would run
+    it outside, each chunk of a page in its own snapshot.
     """
     driver = await _driver(conn)
     if driver is not None and driver.is_in_transaction():
