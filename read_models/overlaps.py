@@ -36,13 +36,12 @@ from operator import le, lt
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from infra.auth import Identity
-from read_models.rls import reading
+from read_models.rls import reading, transaction_driver
 
 __all__ = [
     "OverlapPage",
@@ -269,23 +268,6 @@ def _spans(packed: bytes | None) -> tuple[Sequence[int], Sequence[int]]:
     return values[0::2], values[1::2]
 
 
-async def _driver(conn: AsyncConnection) -> asyncpg.Connection | None:
-    """Return the driver's connection under ``conn`` (``None`` if it has none).
-
-    An open, valid connection already holds it: read so, it costs under a microsecond, against
-    about 17 us through ``get_raw_connection()``, which starts a greenlet in case it must
-    reconnect (a tenth of a millisecond a walk of ten pages). Otherwise that path is taken.
-    """
-    sync = conn.sync_connection
-    raw = (
-        sync.connection
-        if sync is not None and not sync.closed and not sync.invalidated
-        else await conn.get_raw_connection()
-    )
-    driver: asyncpg.Connection | None = raw.driver_connection
-    return driver
-
-
 async def _fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Sequence[Any]]:
     """Run ``sql`` (``$n`` parameters) in ``conn``'s transaction; return its rows as the driver gives them.
 
@@ -299,8 +281,8 @@ async def _fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Seq
     begins the transaction with the connection's isolation level: the driver alone would run
     it outside, each chunk of a page in its own snapshot.
     """
-    driver = await _driver(conn)
-    if driver is not None and driver.is_in_transaction():
+    driver = transaction_driver(conn)
+    if driver is not None:
         rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
         return rows
     return (await conn.exec_driver_sql(sql, args)).all()

@@ -20,11 +20,16 @@ class _Node:
         self.other: _Node | None = None
 
 
-def _dropped_cycle() -> weakref.ref[_Node]:
-    """Make a two-object cycle that nothing outside references; return a weak reference to it."""
+def _cycle() -> _Node:
+    """Make a two-object cycle; return one of its objects (the only reference from outside)."""
     a, b = _Node(), _Node()
     a.other, b.other = b, a
-    return weakref.ref(a)
+    return a
+
+
+def _dropped_cycle() -> weakref.ref[_Node]:
+    """Make a two-object cycle that nothing outside references; return a weak reference to it."""
+    return weakref.ref(_cycle())
 
 
 @pytest.fixture(autouse=True)
@@ -38,11 +43,10 @@ def _restore_collector() -> Iterator[None]:
 
 
 def test_a_cycle_alive_at_freeze_time_is_never_collected() -> None:
-    a, b = _Node(), _Node()
-    a.other, b.other = b, a
-    watched = weakref.ref(a)
+    kept = _cycle()
+    watched = weakref.ref(kept)
     freeze_startup()
-    del a, b
+    del kept
 
     gc.collect()
 
@@ -68,12 +72,11 @@ def test_tune_gc_sets_the_thresholds() -> None:
 
 def test_tune_gc_freezes_what_exists_when_it_is_called() -> None:
     gc.unfreeze()
-    a, b = _Node(), _Node()
-    a.other, b.other = b, a
-    watched = weakref.ref(a)
+    kept = _cycle()
+    watched = weakref.ref(kept)
 
     tune_gc()
-    del a, b
+    del kept
     gc.collect()
 
     assert gc.get_freeze_count() > 0
