@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from infra.config import load_settings
 from infra.replay import (
+    REBUILD_BATCH_SIZE,
     PendingMigrationsError,
     RebuildInProgressError,
     RebuildReport,
@@ -22,6 +23,7 @@ from infra.replay import (
     services_for,
 )
 from infra.replay_targeted import (
+    IN_PLACE_BATCH_SIZE,
     ReplayRefusedError,
     TargetedReport,
     movie_in_log,
@@ -52,7 +54,14 @@ ProjectionOpt = Annotated[
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every service's read models.")]
 BatchOpt = Annotated[
-    int, typer.Option("--batch-size", min=1, help="Events read and applied per transaction.")
+    int | None,
+    typer.Option(
+        "--batch-size",
+        min=1,
+        help=f"Events read and applied per transaction (default: {REBUILD_BATCH_SIZE:,} for a rebuild "
+        f"or verify, {IN_PLACE_BATCH_SIZE:,} for --movie and --from-position, which write the live "
+        "read models).",
+    ),
 ]
 
 
@@ -119,9 +128,11 @@ class LogProgress:
         )
 
 
-def _engine(settings: Settings, batch_size: int) -> ReplayEngine:
+def _engine(settings: Settings, batch_size: int | None) -> ReplayEngine:
     progress = TqdmProgress() if sys.stderr.isatty() else LogProgress()
-    return ReplayEngine(settings, build_registry(), batch_size=batch_size, progress=progress)
+    return ReplayEngine(
+        settings, build_registry(), batch_size=batch_size or REBUILD_BATCH_SIZE, progress=progress
+    )
 
 
 def _targets(projection: str | None, *, all_: bool) -> tuple[ServiceSpec, ...]:
@@ -145,7 +156,7 @@ def replay(
     rebuild_id: Annotated[
         str, typer.Option("--id", help="Shadow schema suffix; rerun with the same id to resume.")
     ] = "rebuild",
-    batch_size: BatchOpt = 5000,
+    batch_size: BatchOpt = None,
     movie: Annotated[
         UUID | None,
         typer.Option(
@@ -236,7 +247,7 @@ def _in_place(
     projection: str | None,
     movie: UUID | None,
     from_position: int | None,
-    batch_size: int,
+    batch_size: int | None,
     *,
     blue_green: bool,
 ) -> None:
@@ -255,7 +266,12 @@ def _in_place(
         assert from_position is not None  # noqa: S101  one of the two is given (checked above)
         return [
             await replay_from_position(
-                settings, registry, s, from_position, projection=projection, batch_size=batch_size
+                settings,
+                registry,
+                s,
+                from_position,
+                projection=projection,
+                batch_size=batch_size or IN_PLACE_BATCH_SIZE,
             )
             for s in specs
         ]
@@ -305,7 +321,7 @@ def _usage(message: str) -> NoReturn:
 def verify(
     projection: ProjectionOpt = None,
     all_: AllOpt = False,
-    batch_size: BatchOpt = 5000,
+    batch_size: BatchOpt = None,
 ) -> None:
     """Rebuild into a scratch schema and compare every read-model table with the live one.
 

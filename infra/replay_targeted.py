@@ -53,6 +53,10 @@ class MovieScope:
     """Stream types whose events about the movie the projection applies."""
 
 
+IN_PLACE_BATCH_SIZE = 5000
+"""Log rows a targeted replay applies per transaction: it writes the live read models, where a
+batch's transaction holds its row locks against the live projectors until it commits."""
+
 MOVIE_SCOPES: dict[str, MovieScope] = {
     "scenes": MovieScope(
         deletes=(
@@ -257,7 +261,7 @@ async def replay_from_position(
     position: int,
     *,
     projection: str | None = None,
-    batch_size: int = 5000,
+    batch_size: int = IN_PLACE_BATCH_SIZE,
 ) -> TargetedReport:
     """Apply to ``spec``'s live read models (or ``projection``'s) the events at >= ``position`` they lack."""
     report = TargetedReport(service=spec.name)

@@ -10,7 +10,7 @@ import pytest
 
 from infra.bootstrap import System
 from infra.db import create_pool
-from infra.replay import ReplayEngine, compare_schemas
+from infra.replay import _DEFERRED_LONGEST_FIRST, ReplayEngine, compare_schemas
 from infra.services import ALL_SERVICES, build_registry
 from infra.services.scene import SCENES_PROJECTION
 from infra.settings import Settings
@@ -148,3 +148,35 @@ async def test_a_fresh_batch_writes_each_streams_last_checkpoint(pool: asyncpg.P
     )
     assert scene is not None
     assert (scene["start_time_seconds"], scene["version"]) == (30, 2)
+
+
+async def test_deferred_indexes_are_restored_longest_first(pool: asyncpg.Pool) -> None:
+    """GIN before GiST before b-tree work on tables of a size, a large table's before a small one's."""
+    schema = f"t_order_{uuid4().hex[:12]}"
+    async with pool.acquire() as conn:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            await conn.execute(f'SET search_path = "{schema}"')
+            await conn.execute(
+                "CREATE TABLE big (id INT PRIMARY KEY, t TEXT[]);"
+                "INSERT INTO big SELECT g, ARRAY['x'] FROM generate_series(1, 20000) g;"
+                "CREATE TABLE small (id INT PRIMARY KEY, big_id INT, t TEXT[]);"
+                "INSERT INTO small SELECT g, g, ARRAY['x'] FROM generate_series(1, 10) g;"
+                "CREATE TABLE replay_deferred_indexes (name TEXT PRIMARY KEY, definition TEXT NOT NULL);"
+            )
+            definitions = {
+                "a_small_gin": f"CREATE INDEX a_small_gin ON {schema}.small USING gin (t)",
+                "b_big_btree": f"CREATE INDEX b_big_btree ON {schema}.big USING btree (id)",
+                "c_big_gist": f"CREATE INDEX c_big_gist ON {schema}.big USING gist (int4range(id, id))",
+                "d_small_fkey": "ALTER TABLE small ADD CONSTRAINT d_small_fkey FOREIGN KEY (big_id) "
+                "REFERENCES big(id)",
+                "e_big_gin": f"CREATE INDEX e_big_gin ON {schema}.big USING gin (t)",
+            }
+            await conn.executemany(
+                "INSERT INTO replay_deferred_indexes VALUES ($1, $2)", list(definitions.items())
+            )
+            order = [r["name"] for r in await conn.fetch(_DEFERRED_LONGEST_FIRST)]
+        finally:
+            await conn.execute("RESET search_path")
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    assert order == ["e_big_gin", "c_big_gist", "b_big_btree", "a_small_gin", "d_small_fkey"]
