@@ -52,7 +52,6 @@ CHUNK = 50_000
 TOKEN_INDEXES = (
     "idx_scene_dialogues_text_tokens",
     "idx_scene_dialogues_subtitle_tokens",
-    "idx_scenes_description_tokens",
     "idx_scenes_search_keys_leakproof",
     "idx_scene_dialogues_page_order",
 )

@@ -223,6 +223,26 @@ async def test_description_search_finds_scenes(db: asyncpg.Pool, api: httpx.Asyn
     assert (hit["id"], hit["movie_id"], hit["movie_title"]) == (str(wanted), str(movie), "君の名は。")
 
 
+@pytest.mark.parametrize("q", ["猫", "猫が", "l1", "tg", "sb", "Love", "好き 猫"])
+async def test_description_ids_are_the_scenes_whose_description_contains_the_query(
+    db: asyncpg.Pool, q: str
+) -> None:
+    """search_scene_ids() reads the scene keys index (0023): its other keys never stand for a description."""
+    movie = await _movie(db)
+    descriptions = [None, "", "猫", "猫が好き 猫", "the LOVE scene", "l1:L l2:L2 tg:猫 sb:0", "犬"]
+    scenes = {await _scene(db, movie, start=10 * i, description=d): d for i, d in enumerate(descriptions)}
+    # Keys of 3 characters and more that start like the queries: level, tag and time keys.
+    await db.execute("UPDATE scenes SET tags = ARRAY['猫', 'tg', 'l1'] WHERE movie_id = $1", movie)
+    found = {
+        r["id"]
+        for r in await db.fetch(
+            "SELECT id FROM scenes WHERE movie_id = $1 AND id IN (SELECT search_scene_ids($2))", movie, q
+        )
+    }
+    expected = {s for s, d in scenes.items() if d is not None and matches(d, q)}
+    assert found == expected
+
+
 async def test_movie_memorable_quotes_in_timeline_order(db: asyncpg.Pool, api: httpx.AsyncClient) -> None:
     movie = await _movie(db)
     late, early = await _scene(db, movie, start=500), await _scene(db, movie, start=50)
