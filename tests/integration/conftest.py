@@ -13,6 +13,7 @@ from aiokafka.structs import ConsumerRecord
 from infra.bootstrap import System, build_broker, build_relay, open_system, run_saga_runner
 from infra.publisher import KafkaPublisher
 from infra.settings import Settings
+from tests.conftest import _drop_namespace, make_namespace
 
 
 @pytest.fixture(name="system", scope="module")
@@ -22,6 +23,19 @@ async def fx_system(settings: Settings) -> AsyncIterator[System]:
     system = await open_system(settings)
     yield system
     await system.close()
+
+
+@pytest.fixture(name="quiet", scope="module")
+async def fx_quiet(endpoints: tuple[str, str]) -> AsyncIterator[Settings]:
+    """A namespace of the module's own, where no projector of the session runs.
+
+    For tests that watch what one batch left behind: on the session's namespace, a live
+    projector's batch settles every figure marked stale (movies, actors), whichever batch
+    marked it, and once did so between a test's deferred batch and its reading of the marks.
+    """
+    settings = await make_namespace(endpoints)
+    yield settings
+    await _drop_namespace(settings)
 
 
 @pytest.fixture(name="db", scope="module")

@@ -100,8 +100,8 @@ async def test_touch_scenes_writes_what_the_events_applied_in_order_leave(
 
 
 @pytest.fixture(name="actor_pool")
-async def fx_actor_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings.dsn_for("actor"), max_size=2)
+async def fx_actor_pool(quiet: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(quiet.dsn_for("actor"), max_size=2)
     yield pool
     await pool.close()
 

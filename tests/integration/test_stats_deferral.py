@@ -14,23 +14,9 @@ from infra.db import create_pool
 from infra.services.scene import SCENES_PROJECTION
 from infra.settings import Settings
 from projections.runner import ProjectionRunner
-from tests.conftest import _drop_namespace, make_namespace
 from tests.integration.test_projection_runner import delivery
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(name="quiet", scope="module")
-async def fx_quiet(endpoints: tuple[str, str]) -> AsyncIterator[Settings]:
-    """A namespace of this module's own: no projector of the session's runs there.
-
-    A live projector's batch settles every movie marked stale (``movie_scene_stats_stale``),
-    whichever batch marked it; on the session's namespace one ran between a test's deferred
-    batch and its reading of the marks.
-    """
-    settings = await make_namespace(endpoints)
-    yield settings
-    await _drop_namespace(settings)
 
 
 @pytest.fixture(name="pool")
