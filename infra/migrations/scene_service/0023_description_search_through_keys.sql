@@ -21,23 +21,15 @@ DECLARE
     needle TEXT := search_normalise(q);
     keys TEXT[] := search_query_tokens(q);
 BEGIN
-    IF char_length(needle) <= 2 THEN
-        RETURN QUERY
-            SELECT s.id FROM scenes s
-            WHERE scene_search_keys_timed(
-                      s.description, s.level1_classification, s.level2_classification,
-                      s.level3_classification, s.tags, s.start_time_seconds
-                  ) @>> keys
-              AND s.description IS NOT NULL;
-    ELSE
-        RETURN QUERY
-            SELECT s.id FROM scenes s
-            WHERE scene_search_keys_timed(
-                      s.description, s.level1_classification, s.level2_classification,
-                      s.level3_classification, s.tags, s.start_time_seconds
-                  ) @>> keys
-              AND strpos(search_normalise(s.description), needle) > 0;
-    END IF;
+    -- A query of 1 or 2 characters is one of the keys itself: no recheck of the text needed.
+    RETURN QUERY
+        SELECT s.id FROM scenes s
+        WHERE scene_search_keys_timed(
+                  s.description, s.level1_classification, s.level2_classification,
+                  s.level3_classification, s.tags, s.start_time_seconds
+              ) @>> keys
+          AND s.description IS NOT NULL
+          AND (char_length(needle) <= 2 OR strpos(search_normalise(s.description), needle) > 0);
 END
 $$;
 
