@@ -54,9 +54,10 @@ import contextlib
 import json
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import structlog
@@ -324,6 +325,26 @@ class RebuildReport:
     ahead_streams: int = 0
     """Streams the rebuild applied further than the live projectors (verify: live lag)."""
     differences: list[TableDiff] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall-clock seconds of each step this service went through, in order (see ``STEPS``)."""
+
+
+STEPS: tuple[str, ...] = ("shadow", "log", "indexes", "statistics", "settle", "swap")
+"""A rebuild's steps as :attr:`RebuildReport.seconds` names them: creating (or finding) the
+shadow; reading and applying the log, which every service of one run shares, so each shows the
+same figure; restoring the deferred indexes; ANALYZE; settling the deferred figures; and
+catching up, swapping and dropping the old schema."""
+
+T = TypeVar("T")
+
+
+async def _timed(report: RebuildReport, step: str, aw: Awaitable[T]) -> T:
+    """Await ``aw``, adding its wall-clock seconds to ``report.seconds[step]`` (failed or not)."""
+    started = time.perf_counter()
+    try:
+        return await aw
+    finally:
+        report.seconds[step] = report.seconds.get(step, 0.0) + time.perf_counter() - started
 
 
 def services_for(projection: str | None) -> tuple[ServiceSpec, ...]:
@@ -673,7 +694,7 @@ class ReplayEngine:
             reports = await self._build_many(jobs)
             await _all(
                 *(
-                    self._finish(spec, shadow, old, report, keep_old=keep_old)
+                    _timed(report, "swap", self._finish(spec, shadow, old, report, keep_old=keep_old))
                     for spec, old, report in zip(specs, olds, reports, strict=True)
                 ),
             )
@@ -749,7 +770,13 @@ class ReplayEngine:
                     per_type[r["stream_type"]] = int(r["n"])
 
             # One database each, and the log's count beside them.
-            await _all(count_log(), *(self._create_shadow(spec, schema) for spec, schema in jobs))
+            await _all(
+                count_log(),
+                *(
+                    _timed(report, "shadow", self._create_shadow(spec, schema))
+                    for (spec, schema), report in zip(jobs, reports, strict=True)
+                ),
+            )
             targets: list[_Target] = []
             for spec, schema in jobs:
                 targets.append(target := await self._open_target(spec, schema))
@@ -763,17 +790,26 @@ class ReplayEngine:
                 done += int(progress["events"])
                 total += sum(per_type.get(st, 0) for st in target.stream_types)
             self._progress.start(", ".join(f"{spec.name} → {schema}" for spec, schema in jobs), total, done)
+            started = time.perf_counter()
             try:
                 counts = await self._read_log(targets, events, settle=False)
             finally:
                 self._progress.finish()
+            for report in reports:
+                report.seconds["log"] = time.perf_counter() - started
+            by_target = list(zip(targets, reports, strict=True))
             # The settles' recomputes read through the deferred b-trees and the fresh statistics.
-            await _all(*(self._restore_indexes(target.spec, target.schema) for target in targets))
-            await _all(*(_analyze(target) for target in targets))
-            await _all(*(runner.settle() for target in targets for runner, _ in target.runners))
+            await _all(*(_timed(r, "indexes", self._restore_indexes(t.spec, t.schema)) for t, r in by_target))
+            await _all(*(_timed(r, "statistics", _analyze(t)) for t, r in by_target))
+            await _all(*(_timed(r, "settle", self._settle(t)) for t, r in by_target))
             for report, count in zip(reports, counts, strict=True):
                 report.events = count
         return reports
+
+    @staticmethod
+    async def _settle(target: _Target) -> None:
+        """Settle what the build's batches only marked, every projection of the target at once."""
+        await _all(*(runner.settle() for runner, _ in target.runners))
 
     async def _open_target(self, spec: ServiceSpec, schema: str) -> _Target:
         """Open a pool on ``schema`` (which must exist) and the runners of ``spec`` on it."""

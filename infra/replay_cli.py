@@ -16,6 +16,7 @@ from tqdm import tqdm
 from infra.config import load_settings
 from infra.replay import (
     REBUILD_BATCH_SIZE,
+    STEPS,
     PendingMigrationsError,
     RebuildInProgressError,
     RebuildReport,
@@ -239,6 +240,15 @@ def replay(
             f"{report.service}: rebuilt from {report.events} events (resumed after position "
             f"{report.resumed_from}), {report.caught_up_streams} streams levelled at the swap{kept}",
         )
+        typer.echo(f"{report.service}: {_steps(report)}")
+
+
+def _steps(report: RebuildReport) -> str:
+    """Return "shadow a s, log b s, ..." for a report's timed steps, in order (see ``STEPS``).
+
+    No total: each step waits for every service of the run to end it before the next starts.
+    """
+    return ", ".join(f"{step} {report.seconds[step]:.1f} s" for step in STEPS if step in report.seconds)
 
 
 def _in_place(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -30,7 +31,7 @@ from commands.scene import (
 from commands.user import AddMovieToWatchList, RegisterUser
 from infra.bootstrap import System, build_broker, build_relay, open_system
 from infra.publisher import KafkaPublisher
-from infra.replay import DEFERRED_FOREIGN_KEYS, ReplayEngine, _Target, compare_schemas
+from infra.replay import DEFERRED_FOREIGN_KEYS, STEPS, ReplayEngine, _Target, compare_schemas
 from infra.replay_cli import LogProgress, replay_app
 from infra.services import ALL_SERVICES, build_registry, service, topic_by_stream_type
 from infra.settings import Settings
@@ -330,6 +331,27 @@ async def test_replay_command_rebuilds_the_projections_service(
     assert result.exit_code == 0, result.output
     assert "user: rebuilt from" in result.output
     assert await system.pools["user"].fetchval("SELECT count(*) FROM users") == 2
+
+
+async def test_a_rebuild_reports_the_seconds_of_each_of_its_steps(system: System) -> None:
+    await _scenario(system)
+    report = await _engine(system).rebuild(service("movie"))
+    assert list(report.seconds) == list(STEPS)
+    assert all(seconds >= 0 for seconds in report.seconds.values())
+
+
+async def test_replay_command_prints_each_services_steps(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _scenario(system)
+    _cli_env(system, monkeypatch)
+
+    result = await asyncio.to_thread(CliRunner().invoke, replay_app, ["replay", "--projection", "users"])
+
+    assert result.exit_code == 0, result.output
+    steps = re.search(r"^user: (shadow [0-9.]+ s, log .*)$", result.output, re.MULTILINE)
+    assert steps is not None, result.output
+    assert [part.split()[0] for part in steps.group(1).split(", ")] == list(STEPS)
 
 
 async def test_replay_command_needs_one_target(system: System, monkeypatch: pytest.MonkeyPatch) -> None:
