@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from commands.actor import AddFilmographyEntry, RegisterActor
 from commands.movie import RegisterMovie
@@ -320,15 +320,20 @@ def _cli_env(system: System, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCENELEDGER_NAMESPACE", system.settings.namespace)
 
 
+async def _replay_users_by_command(system: System, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """Run `sceneledger replay --projection users` on the module's scenario; return its result."""
+    await _scenario(system)
+    _cli_env(system, monkeypatch)
+    result = await asyncio.to_thread(CliRunner().invoke, replay_app, ["replay", "--projection", "users"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
 async def test_replay_command_rebuilds_the_projections_service(
     system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await _scenario(system)
-    _cli_env(system, monkeypatch)
+    result = await _replay_users_by_command(system, monkeypatch)
 
-    result = await asyncio.to_thread(CliRunner().invoke, replay_app, ["replay", "--projection", "users"])
-
-    assert result.exit_code == 0, result.output
     assert "user: rebuilt from" in result.output
     assert await system.pools["user"].fetchval("SELECT count(*) FROM users") == 2
 
@@ -343,12 +348,8 @@ async def test_a_rebuild_reports_the_seconds_of_each_of_its_steps(system: System
 async def test_replay_command_prints_each_services_steps(
     system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await _scenario(system)
-    _cli_env(system, monkeypatch)
+    result = await _replay_users_by_command(system, monkeypatch)
 
-    result = await asyncio.to_thread(CliRunner().invoke, replay_app, ["replay", "--projection", "users"])
-
-    assert result.exit_code == 0, result.output
     steps = re.search(r"^user: (shadow [0-9.]+ s, log .*)$", result.output, re.MULTILINE)
     assert steps is not None, result.output
     assert [part.split()[0] for part in steps.group(1).split(", ")] == list(STEPS)
