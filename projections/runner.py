@@ -22,6 +22,7 @@ functions: the poison event is then dead-lettered alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -289,21 +290,18 @@ class ProjectionRunner:
         if not new or (not state.fresh and len(new) < _COPY_MIN_ROWS):
             return
         records = [(self.projection.name, sid, *touched[sid]) for sid in new]
-        if state.fresh:
-            await conn.copy_records_to_table(
-                "projection_stream_versions", records=records, columns=_CHECKPOINT_COLUMNS
-            )
-        else:
-            try:
-                async with conn.transaction():  # a savepoint: undo just the COPY
-                    await conn.copy_records_to_table(
-                        "projection_stream_versions", records=records, columns=_CHECKPOINT_COLUMNS
-                    )
-            except asyncpg.UniqueViolationError:
-                log.info(
-                    "projection.checkpoint_copy_conflict", projection=self.projection.name, rows=len(new)
+        # Live: a savepoint, to undo just the COPY. A fresh shadow has no other writer.
+        savepoint = contextlib.nullcontext() if state.fresh else conn.transaction()
+        try:
+            async with savepoint:
+                await conn.copy_records_to_table(
+                    "projection_stream_versions", records=records, columns=_CHECKPOINT_COLUMNS
                 )
-                return
+        except asyncpg.UniqueViolationError:
+            if state.fresh:
+                raise
+            log.info("projection.checkpoint_copy_conflict", projection=self.projection.name, rows=len(new))
+            return
         for sid in new:
             del touched[sid]
 
