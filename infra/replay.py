@@ -101,7 +101,16 @@ REPLAY_TOPIC = "replay"
 """Synthetic topic of deliveries read from the log (partition 0, offset = log position)."""
 
 _AHEAD = 1
-"""Batches read and decoded ahead of the batch the slowest target applies (each one batch of memory)."""
+"""Batches read and decoded ahead of the batch the slowest target applies (each one batch of memory).
+
+The reading goes on as soon as every target has *taken* its batch off its queue, so the next
+batch is read and decoded while that one is applied. It used to wait for a target to
+*finish* applying: reading, decoding and applying took turns, and no database had work while
+the Python process decoded (a rebuild of the scene database alone on the 203,200-event log
+spent 3.45 s of its 9.7 s of log with no batch being applied; now 0.36 s of 6.0 s).
+``replay --projection scenes``, alternated runs: 13.8-14.0 -> 10.0-11.8 s at 203,200 events,
+57.8 and 62.2 -> 52.7 and 46.1 s at 1,016,000. ``replay --all`` did not change (its Python
+process is busy throughout: nothing idle for the overlap to fill). Peak memory did not move."""
 
 REBUILD_BATCH_SIZE = 10_000
 """Log rows a rebuild reads, decodes and applies per transaction. At 5,000 the 203,200-event
@@ -561,7 +570,8 @@ class _LogReading:
         self._queues: list[asyncio.Queue[tuple[_Batch, tuple[int, int]] | None]] = [
             asyncio.Queue() for _ in targets
         ]
-        self._applied = asyncio.Event()
+        self._taken = asyncio.Event()
+        """Set when a target takes a batch off its queue (or stops): the reading may go on."""
         self._errors: list[BaseException] = []
 
     async def run(self) -> list[int]:
@@ -595,8 +605,8 @@ class _LogReading:
             while not self._errors:
                 # Memory: at most _AHEAD decoded batches wait for the slowest target.
                 while not self._errors and any(q.qsize() >= _AHEAD for q in self._queues):
-                    self._applied.clear()
-                    await self._applied.wait()
+                    self._taken.clear()
+                    await self._taken.wait()
                 rows, typed = await self._fetch(after)
                 if not rows:
                     return
@@ -615,6 +625,7 @@ class _LogReading:
 
     async def _consume(self, i: int) -> None:
         while (item := await self._queues[i].get()) is not None:
+            self._taken.set()  # room in the queue: the next batch is read while this one is applied
             mine, end = item
             if not self._errors:  # else only drained: the reading must never wait on this queue
                 try:
@@ -622,7 +633,7 @@ class _LogReading:
                     self._progress.advance(len(mine))
                 except Exception as exc:  # noqa: BLE001  any: recorded, raised by run() once all are over
                     self._errors.append(exc)
-            self._applied.set()
+                    self._taken.set()  # the reading, if waiting, stops
 
     async def _apply(self, i: int, mine: _Batch, end: tuple[int, int]) -> None:
         target = self._targets[i]

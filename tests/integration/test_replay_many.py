@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -124,6 +125,42 @@ async def test_services_rebuilt_together_decode_each_log_row_once(
     assert len(decoded) == await _log_rows(system, [spec.name for spec in SPECS])
     # ... while each service still got every row it consumes.
     assert [r.events for r in reports] == [await _log_rows(system, [spec.name]) for spec in SPECS]
+
+
+async def test_the_next_batch_is_read_and_decoded_while_the_one_before_is_applied(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _scenario(system)
+    decoded: list[int] = []
+    next_batch = asyncio.Event()
+
+    def counting(
+        row: asyncpg.Record, payload: dict[str, Any], registry: EventRegistry, metadata: dict[Any, Any]
+    ) -> RecordedEvent:
+        decoded.append(row["position"])
+        if len(decoded) > 7:  # a row of the second batch
+            next_batch.set()
+        return recorded_from_log(row, payload, registry, metadata)
+
+    original = ProjectionRunner.handle_batch
+
+    async def holding(
+        self: ProjectionRunner, deliveries: Sequence[Delivery], *, settle: bool = True, fresh: bool = False
+    ) -> BatchOutcome:
+        # The first batch stays applying until the reading has decoded the next one: a reading
+        # that waited for an apply to end would never get there (TimeoutError).
+        await asyncio.wait_for(next_batch.wait(), timeout=5)
+        return await original(self, deliveries, settle=settle, fresh=fresh)
+
+    monkeypatch.setattr("infra.replay.recorded_from_log", counting)
+    monkeypatch.setattr(ProjectionRunner, "handle_batch", holding)
+
+    # One service: a target given no rows of a batch (none of its stream types) is done with it
+    # at once, and would let any reading go on.
+    scene = SPECS[0]
+    reports = await _engine(system, batch_size=7).rebuild_many([scene])
+
+    assert [r.events for r in reports] == [await _log_rows(system, [scene.name])]
 
 
 async def test_services_rebuilt_together_report_one_progress(system: System) -> None:
